@@ -1,0 +1,181 @@
+"""nvImageCodec backends: one batch per file or series, on the GPU or on the CPU.
+
+``nvidia.nvimgcodec`` is imported lazily: importing this module never needs a GPU, a driver or
+even nvImageCodec. Decoders are created once per thread and device and reused; the time the first
+one takes is reported as the "init" stage.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+from functools import cache
+from importlib import resources
+
+import numpy as np
+
+from .base import Availability, FrameFailure
+
+GPU = "nvimgcodec-gpu"
+CPU = "nvimgcodec-cpu"
+
+_local = threading.local()
+_lock = threading.Lock()
+
+
+def _module():
+    os.environ.setdefault("PYNVIMGCODEC_VERBOSITY", "1")  # keep errors, drop per-frame warnings
+    from nvidia import nvimgcodec
+
+    return nvimgcodec
+
+
+def _create_decoder(name: str):
+    nv = _module()
+    if name == GPU:
+        # nvJPEG's CUDA decoder beat its hardware decoder on our files (decode-facts), so ask for
+        # the GPU CUDA backends and let nvImageCodec pick among them.
+        return nv.Decoder(backends=[nv.Backend(nv.GPU_ONLY)])
+    return nv.Decoder(device_id=nv.NVIMGCODEC_DEVICE_CPU_ONLY, backends=[nv.Backend(nv.CPU_ONLY)])
+
+
+def decoder(name: str) -> tuple[object, float]:
+    """The calling thread's decoder for ``name`` and the seconds spent creating it now (0 if reused)."""
+    cache_ = getattr(_local, "decoders", None)
+    if cache_ is None:
+        cache_ = _local.decoders = {}
+    if name in cache_:
+        return cache_[name], 0.0
+    start = time.perf_counter()
+    cache_[name] = _create_decoder(name)
+    return cache_[name], time.perf_counter() - start
+
+
+@cache
+def availability(name: str) -> Availability:
+    """Whether nvImageCodec can decode here on ``name``'s device; the reason if not."""
+    try:
+        nv = _module()
+    except ImportError:
+        return Availability(False, "nvImageCodec is not installed (pip install nvidia-nvimgcodec-cu12)")
+    except Exception as exc:
+        return Availability(False, f"nvImageCodec failed to load ({exc})")
+    try:
+        decoder(name)
+    except Exception as exc:
+        text = str(exc)
+        if "#35" in text or "driver" in text.lower():
+            reason = "no CUDA driver: this machine has no usable NVIDIA GPU"
+        elif "#100" in text or "no CUDA-capable device" in text:
+            reason = "no CUDA-capable GPU was found"
+        else:
+            reason = f"nvImageCodec could not start a decoder ({text.strip()[:160]})"
+        return Availability(False, reason)
+    details = {"nvimgcodec": getattr(nv, "__version__", "?")}
+    if name == GPU:
+        details.update(gpu_properties())
+    return Availability(True, details=details)
+
+
+def gpu_properties() -> dict:
+    """Name and memory of GPU 0, from CuPy if present, else ``nvidia-smi``."""
+    try:
+        import cupy
+
+        props = cupy.cuda.runtime.getDeviceProperties(0)
+        name = props["name"]
+        return {
+            "gpu": name.decode() if isinstance(name, bytes) else str(name),
+            "memory_gib": round(props["totalGlobalMem"] / 2**30, 1),
+        }
+    except Exception:
+        pass
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        try:
+            line = subprocess.run(
+                [smi, "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+                capture_output=True, text=True, timeout=5, check=True,
+            ).stdout.splitlines()[0]
+            name, mem = (part.strip() for part in line.split(","))
+            return {"gpu": name, "memory_gib": round(float(mem) / 1024, 1)}
+        except Exception:
+            pass
+    return {"gpu": "CUDA GPU"}
+
+
+def _params(colour: str):
+    nv = _module()
+    return nv.DecodeParams(allow_any_depth=True, color_spec=getattr(nv.ColorSpec, colour))
+
+
+def code_streams(encoded: list[bytes]) -> list:
+    nv = _module()
+    return [nv.CodeStream(frame) for frame in encoded]
+
+
+def decode_into(name: str, streams: list, targets: list, colour: str) -> list[FrameFailure]:
+    """Decode ``streams`` in one batch straight into ``targets`` (each H x W x C, host or CUDA).
+
+    Returns the frames nvImageCodec could not decode (``None`` results), by batch index.
+    """
+    nv = _module()
+    dec, _ = decoder(name)
+    params = _params(colour)
+    cuda = hasattr(targets[0], "__cuda_array_interface__")
+    try:
+        images = [nv.as_image(t) for t in targets]
+        results = dec.decode(streams, images=images, params=params)
+    except Exception:
+        # Some nvImageCodec builds refuse external buffers for a format: decode, then copy.
+        results = dec.decode(streams, params=params)
+        for target, image in zip(targets, results, strict=True):
+            if image is not None:
+                target[...] = _as_array(image, cuda).reshape(target.shape)
+    return [
+        FrameFailure(i, f"nvImageCodec ({'GPU' if name == GPU else 'CPU'}) could not decode it")
+        for i, image in enumerate(results)
+        if image is None
+    ]
+
+
+def _as_array(image, cuda: bool):
+    if cuda:
+        import cupy
+
+        return cupy.asarray(image.cuda())
+    return np.asarray(image.cpu())
+
+
+def synchronize(out) -> None:
+    """Wait for GPU work writing ``out`` (a no-op for host arrays written synchronously)."""
+    if hasattr(out, "__cuda_array_interface__"):
+        import cupy
+
+        cupy.cuda.Device().synchronize()
+
+
+@cache
+def high_bit_lossless_jpeg_is_safe(name: str) -> bool:
+    """Prove, once per process, that 9-15-bit lossless JPEG decodes right on ``name``.
+
+    Older nvJPEG returns silent all-zero images for such data (nvImageCodec issue #50). The probe
+    is a 12-bit 48x32 lossless JPEG whose exact values are known.
+    """
+    try:
+        frame = resources.files(__package__.rsplit(".", 1)[0]).joinpath(
+            "data/lossless12_probe.jpg"
+        ).read_bytes()
+        out = np.zeros((1, 32, 48, 1), np.uint16)
+        failures = decode_into(name, code_streams([frame]), [out[0]], "UNCHANGED")
+        return not failures and np.array_equal(out[0, :, :, 0], probe_expected())
+    except Exception:
+        return False
+
+
+def probe_expected() -> np.ndarray:
+    y, x = np.mgrid[0:32, 0:48]
+    return ((x * 85 + y * 37 + (x * y) % 97) % 4096).astype(np.uint16)

@@ -1,0 +1,360 @@
+"""Decode every frame of a file or series into one volume, on the GPU or the CPU."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from . import routing
+from .backends import FrameFailure, nvimgcodec, pydicom_cpu
+from .codestream import inspect_frame
+from .conform import conform_in_place
+from .errors import BackendUnavailableError, DicomDecodeError
+from .layout import PixelLayout
+from .source import Source, load_source
+from .timing import StageTimer
+
+MODES = ("auto", "gpu", "cpu", "pydicom")
+PathLike = str | os.PathLike | Dataset
+Progress = Callable[[int, int], None]
+
+
+class DecodeCancelled(Exception):
+    """The caller's ``cancel`` callback asked to stop."""
+
+
+@dataclass
+class DecodeResult:
+    """Pixels of every frame, stacked, and a record of what ran and how long it took."""
+
+    pixels: object  # numpy.ndarray, or a CuPy array when decoded with device="cuda"
+    record: dict
+    sources: list[Source] = field(default_factory=list)
+
+    @property
+    def layout(self) -> PixelLayout:
+        return self.sources[0].layout
+
+    @property
+    def dataset(self) -> Dataset:
+        return self.sources[0].dataset
+
+
+def resolve_mode(backend: str) -> str:
+    """``auto`` -> ``gpu`` when a GPU decoder works here, else ``cpu``; ``gpu`` must work."""
+    if backend not in MODES:
+        raise ValueError(f"backend must be one of {', '.join(MODES)}, not {backend!r}")
+    gpu = nvimgcodec.availability(nvimgcodec.GPU) if backend in ("auto", "gpu") else None
+    if backend == "gpu" and not gpu:
+        raise BackendUnavailableError(f"GPU decoding is not available: {gpu.reason}")
+    if backend == "auto":
+        return "gpu" if gpu else "cpu"
+    return backend
+
+
+def decode(
+    path: PathLike,
+    backend: str = "auto",
+    *,
+    device: str = "host",
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> DecodeResult:
+    """Decode all frames of one file; ``pixels`` has a leading frame axis."""
+    return decode_series([path], backend, device=device, progress=progress, cancel=cancel)
+
+
+def decode_frames(path: PathLike, backend: str = "auto") -> np.ndarray:
+    """Every frame's stored values, shaped, typed and valued like ``dcmread(path).pixel_array``."""
+    result = decode(path, backend)
+    pixels = result.pixels
+    return pixels[0] if result.layout.number_of_frames == 1 else pixels
+
+
+def decode_series(
+    paths: Sequence[PathLike],
+    backend: str = "auto",
+    *,
+    device: str = "host",
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+    sources: Sequence[Source] | None = None,
+) -> DecodeResult:
+    """Decode the frames of several files with one layout into one volume, in one batch."""
+    if device not in ("host", "cuda"):
+        raise ValueError(f"device must be 'host' or 'cuda', not {device!r}")
+    timer = StageTimer()
+    mode = resolve_mode(backend)
+    if device == "cuda" and mode != "gpu":
+        raise BackendUnavailableError("device='cuda' needs the GPU backend")
+    with timer.stage("read"):
+        sources = list(sources) if sources is not None else [load_source(p) for p in paths]
+    if not sources:
+        raise ValueError("nothing to decode")
+    keys = {s.layout.stack_key() for s in sources}
+    if len(keys) > 1:
+        raise DicomDecodeError(sources[0].path, "the files do not share one image layout")
+    if device == "host" and mode == "gpu" and _stage_on_device():
+        # Decode into one CUDA volume, then copy it to the host in one transfer.
+        result = _Run(sources, mode, "cuda", timer, progress, cancel).execute()
+        with timer.stage("to_host"):
+            result.pixels = result.pixels.get()
+        result.record["device"] = "host"
+        result.record["seconds"]["to_host"] = timer.seconds["to_host"]
+        result.record["seconds"]["total"] = timer.total()
+        return result
+    return _Run(sources, mode, device, timer, progress, cancel).execute()
+
+
+def _stage_on_device() -> bool:
+    """Whether GPU decodes go through device memory (needs CuPy) before reaching the host."""
+    if os.environ.get("NAPARI_DICOM_GPU_DIRECT_HOST") == "1":
+        return False
+    try:
+        import cupy  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+class _Run:
+    """One decode: routing, batches per codec, fallbacks, corrections and the record."""
+
+    def __init__(self, sources, mode, device, timer, progress, cancel) -> None:
+        self.sources: list[Source] = sources
+        self.layout: PixelLayout = sources[0].layout
+        self.mode, self.device, self.timer = mode, device, timer
+        self.progress, self.cancel = progress, cancel
+        self.bases = np.cumsum([0] + [s.layout.number_of_frames for s in sources]).tolist()
+        self.total = self.bases[-1]
+        self.codec_of_slot: dict[int, str] = {}
+        self.fallbacks: list[dict] = []
+        self.errors: list[dict] = []
+        self.done = 0
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _source_index(self, slot: int) -> int:
+        return int(np.searchsorted(self.bases, slot, side="right")) - 1
+
+    def _where(self, slot: int) -> tuple[Source, int]:
+        index = self._source_index(slot)
+        return self.sources[index], slot - self.bases[index]
+
+    def _tick(self, frames: int) -> None:
+        self.done += frames
+        if self.progress:
+            self.progress(self.done, self.total)
+        if self.cancel and self.cancel():
+            raise DecodeCancelled("decoding was cancelled")
+
+    def _allocate(self):
+        shape = (self.total, *self.layout.frame_shape)
+        if self.device == "cuda":
+            import cupy
+
+            return cupy.zeros(shape, self.layout.dtype)
+        return np.zeros(shape, self.layout.dtype)
+
+    # -- routing -------------------------------------------------------------------------------
+    def _plan(self) -> dict[tuple[str, str], list[int]]:
+        """Slots per (codec, colour spec); broken frames go straight to the fallback chain."""
+        plan: dict[tuple[str, str], list[int]] = defaultdict(list)
+        self.pending: list[FrameFailure] = []
+        self.info = {}
+        for source, base in zip(self.sources, self.bases, strict=False):
+            n = source.layout.number_of_frames
+            encoded = source.encoded
+            usable = encoded is not None and len(encoded) >= 1 and self.mode != "pydicom"
+            if usable and len(encoded) + len(source.broken_frames) != n:
+                usable = False  # pydicom keeps excess JPEG frames its own way
+            if not usable:
+                plan[(pydicom_cpu.NAME, "")].extend(range(base, base + n))
+                continue
+            info = inspect_frame(encoded[0], source.layout)
+            self.info[id(source)] = info
+            codec = None
+            if self.mode == "gpu" and routing.gpu_refusal(source.layout, encoded[0]) is None:
+                codec = nvimgcodec.GPU
+            codec = codec or routing.cpu_codec(source.layout, info, encoded[0])
+            colour = routing.colour_spec(source.layout, info)
+            for frame in range(n):
+                slot = base + frame
+                if frame in source.broken_frames:
+                    self.pending.append(FrameFailure(slot, source.broken_frames[frame]))
+                    self.codec_of_slot[slot] = "none"
+                else:
+                    plan[(codec, colour)].append(slot)
+        return plan
+
+    # -- codecs --------------------------------------------------------------------------------
+    def _decode_nvimgcodec(self, codec: str, colour: str, slots: list[int], out) -> list[FrameFailure]:
+        _, init = nvimgcodec.decoder(codec)
+        if init:
+            self.timer.add("init", init)
+        failures: list[FrameFailure] = []
+        chunk = len(slots) if self.progress is None else max(16, len(slots) // 10)
+        for start in range(0, len(slots), chunk):
+            part = slots[start : start + chunk]
+            frames = [self._where(s) for s in part]
+            streams = nvimgcodec.code_streams([src.encoded[f] for src, f in frames])
+            codec_dtype = np.dtype(streams[0].dtype)
+            same_size = codec_dtype.itemsize == self.layout.dtype.itemsize
+            channels = self.layout.samples_per_pixel
+            with self.timer.stage("decode"):
+                if same_size:
+                    view = out.view(codec_dtype).reshape((self.total, self.layout.rows, self.layout.columns, channels))
+                    targets = [view[s] for s in part]
+                else:
+                    xp = _xp(out)
+                    scratch = xp.empty((len(part), self.layout.rows, self.layout.columns, channels), codec_dtype)
+                    targets = [scratch[i] for i in range(len(part))]
+                bad = nvimgcodec.decode_into(codec, streams, targets, colour)
+                nvimgcodec.synchronize(out)
+                if not same_size:
+                    for i, slot in enumerate(part):
+                        out[slot] = scratch[i].reshape(self.layout.frame_shape).astype(self.layout.dtype)
+            bad_local = {f.slot for f in bad}
+            failures += [FrameFailure(part[f.slot], f.reason) for f in bad]
+            if codec == nvimgcodec.GPU:
+                failures += self._zero_guard(part, bad_local, out)
+            for slot in part:
+                self.codec_of_slot[slot] = codec
+            self._tick(len(part))
+        return failures
+
+    def _zero_guard(self, part, skip, out) -> list[FrameFailure]:
+        """Re-decode all-zero frames of 9-15-bit lossless JPEG elsewhere (nvImageCodec #50)."""
+        source, _ = self._where(part[0])
+        if not routing.is_high_bit_lossless_jpeg(source.layout, source.encoded[0]):
+            return []
+        return [
+            FrameFailure(slot, "all-zero output for 9-15-bit lossless JPEG (nvImageCodec #50 guard)")
+            for i, slot in enumerate(part)
+            if i not in skip and not bool(out[slot].any())
+        ]
+
+    def _decode_pydicom(self, slots: list[int], out) -> list[FrameFailure]:
+        failures: list[FrameFailure] = []
+        by_source: dict[int, list[int]] = defaultdict(list)
+        for slot in slots:
+            by_source[self._source_index(slot)].append(slot)
+        for index, group in by_source.items():
+            source, base = self.sources[index], self.bases[index]
+            frames = [s - base for s in group]
+            with self.timer.stage("decode"):
+                if self.device == "cuda":
+                    host = np.zeros((len(group), *self.layout.frame_shape), self.layout.dtype)
+                    bad = pydicom_cpu.decode_source(source, host, list(range(len(group))), frames)
+                    for i, slot in enumerate(group):
+                        out[slot] = _upload(host[i])
+                    bad = [FrameFailure(group[f.slot], f.reason) for f in bad]
+                else:
+                    bad = pydicom_cpu.decode_source(source, out, group, frames)
+            failures += bad
+            for slot in group:
+                self.codec_of_slot[slot] = pydicom_cpu.NAME
+            self._tick(len(group))
+        return failures
+
+    def _fallback_codec(self, slot: int, failed_codec: str) -> str | None:
+        if failed_codec == nvimgcodec.GPU:
+            source, _ = self._where(slot)
+            info = self.info.get(id(source))
+            if info is not None and source.encoded:
+                cpu = routing.cpu_codec(source.layout, info, source.encoded[0])
+                return cpu
+            return pydicom_cpu.NAME
+        if failed_codec == nvimgcodec.CPU:
+            return pydicom_cpu.NAME
+        return None
+
+    # -- the run -------------------------------------------------------------------------------
+    def execute(self) -> DecodeResult:
+        out = self._allocate()
+        plan = self._plan()
+        failures: list[tuple[str, FrameFailure]] = [("none", f) for f in self.pending]
+        for (codec, colour), slots in plan.items():
+            if codec == pydicom_cpu.NAME:
+                failures += [(codec, f) for f in self._decode_pydicom(slots, out)]
+            else:
+                failures += [(codec, f) for f in self._decode_nvimgcodec(codec, colour, slots, out)]
+        self._conform(out)
+        self._retry(failures, out)
+        return self._finish(out)
+
+    def _conform(self, out) -> None:
+        with self.timer.stage("decode"):
+            for source, base in zip(self.sources, self.bases, strict=False):
+                info = self.info.get(id(source))
+                if info is None:
+                    continue  # decoded by pydicom, already conformed
+                block = out[base : base + source.layout.number_of_frames]
+                conform_in_place(block, source.layout, info)
+
+    def _retry(self, failures: list[tuple[str, FrameFailure]], out) -> None:
+        while failures:
+            codec, failure = failures.pop(0)
+            slot = failure.slot
+            source, frame = self._where(slot)
+            nxt = self._fallback_codec(slot, codec)
+            if codec == "none" or nxt is None:
+                self.errors.append({"frame": slot, "file": source.name, "reason": failure.reason})
+                self.codec_of_slot[slot] = "none"
+                continue
+            self.fallbacks.append({"frame": slot, "file": source.name, "from": codec, "to": nxt, "reason": failure.reason})
+            if nxt == pydicom_cpu.NAME:
+                failures += [(nxt, f) for f in self._decode_pydicom([slot], out)]
+            else:
+                colour = routing.colour_spec(source.layout, self.info[id(source)])
+                again = self._decode_nvimgcodec(nxt, colour, [slot], out)
+                if not again:
+                    info = self.info[id(source)]
+                    conform_in_place(out[slot : slot + 1], source.layout, info)
+                failures += [(nxt, f) for f in again]
+
+    def _finish(self, out) -> DecodeResult:
+        if len(self.errors) == self.total:
+            first = self.errors[0]
+            raise DicomDecodeError(self.sources[0].path, f"no frame could be decoded: {first['reason']}")
+        counts = Counter(self.codec_of_slot.values())
+        seconds = dict(self.timer.seconds)
+        for stage in ("read", "init", "decode", "to_host"):
+            seconds.setdefault(stage, 0.0)
+        seconds["total"] = self.timer.total()
+        record = {
+            "backend": self.mode,
+            "device": self.device,
+            "codec": counts.most_common(1)[0][0] if counts else "none",
+            "codecs": dict(counts),
+            "transfer_syntax": self.layout.transfer_syntax.name,
+            "transfer_syntax_uid": str(self.layout.transfer_syntax),
+            "photometric_interpretation": self.layout.photometric_interpretation,
+            "frames": self.total,
+            "files": len(self.sources),
+            "megabytes": round(out.nbytes / 1e6, 3),
+            "fallbacks": self.fallbacks,
+            "errors": self.errors,
+            "seconds": seconds,
+        }
+        if nvimgcodec.GPU in counts:
+            record["gpu"] = nvimgcodec.availability(nvimgcodec.GPU).details.get("gpu", "GPU")
+        return DecodeResult(out, record, self.sources)
+
+
+def _xp(array):
+    if hasattr(array, "__cuda_array_interface__"):
+        import cupy
+
+        return cupy
+    return np
+
+
+def _upload(frame: np.ndarray):
+    import cupy
+
+    return cupy.asarray(frame)

@@ -1,0 +1,89 @@
+"""Which codec decodes which file: per transfer syntax, bit depth and colour model.
+
+The choices follow measurements (``benchmarks/`` and the project's decode facts): nvImageCodec's
+CPU backend is exact and far faster than pydicom for 8-bit JPEG, slower for JPEG 2000 lossless,
+and cannot decode signed JPEG 2000, >8-bit lossless JPEG, JPEG-LS or RLE.
+"""
+
+from __future__ import annotations
+
+from pydicom.uid import (
+    HTJ2K,
+    JPEG2000,
+    HTJ2KLossless,
+    HTJ2KLosslessRPCL,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGLossless,
+    JPEGLosslessSV1,
+)
+
+from .backends import nvimgcodec, pydicom_cpu
+from .codestream import FrameCodestream, jpeg_precision
+from .layout import PixelLayout
+
+GPU_SYNTAXES = frozenset(
+    {
+        JPEGBaseline8Bit,
+        JPEGLossless,
+        JPEGLosslessSV1,
+        JPEG2000Lossless,
+        JPEG2000,
+        HTJ2KLossless,
+        HTJ2KLosslessRPCL,
+        HTJ2K,
+    }
+)
+LOSSLESS_JPEG = frozenset({JPEGLossless, JPEGLosslessSV1})
+
+
+def colour_spec(layout: PixelLayout, info: FrameCodestream) -> str:
+    """nvImageCodec colour spec that reproduces pydicom's default (``as_rgb=True``) output."""
+    if layout.samples_per_pixel == 1:
+        return "UNCHANGED"
+    pi = info.photometric_interpretation
+    if pi in ("YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT"):
+        return "SRGB"
+    if pi == "RGB" and layout.transfer_syntax == JPEGBaseline8Bit:
+        # Components are already RGB whatever the JPEG header claims: skip the conversion.
+        return "SYCC"
+    return "UNCHANGED"
+
+
+def is_high_bit_lossless_jpeg(layout: PixelLayout, first_frame: bytes) -> bool:
+    if layout.transfer_syntax not in LOSSLESS_JPEG:
+        return False
+    precision = jpeg_precision(first_frame) or layout.bits_stored
+    return 8 < precision < 16
+
+
+def gpu_refusal(layout: PixelLayout, first_frame: bytes) -> str | None:
+    """Why the GPU should not take this file, or ``None`` if it should."""
+    if layout.transfer_syntax not in GPU_SYNTAXES:
+        return f"{layout.transfer_syntax.name} has no GPU decoder in nvImageCodec"
+    if layout.samples_per_pixel not in (1, 3):
+        return f"{layout.samples_per_pixel} samples per pixel"
+    if is_high_bit_lossless_jpeg(layout, first_frame) and not nvimgcodec.high_bit_lossless_jpeg_is_safe(
+        nvimgcodec.GPU
+    ):
+        return "9-15-bit lossless JPEG failed the nvJPEG self-test (nvImageCodec issue #50)"
+    return None
+
+
+def cpu_codec(layout: PixelLayout, info: FrameCodestream, first_frame: bytes) -> str:
+    """The fastest exact CPU codec for this file."""
+    if not nvimgcodec.availability(nvimgcodec.CPU):
+        return pydicom_cpu.NAME
+    tsyntax = layout.transfer_syntax
+    if tsyntax == JPEGBaseline8Bit and layout.samples_per_pixel in (1, 3):
+        return nvimgcodec.CPU
+    eight_bit = (jpeg_precision(first_frame) or layout.bits_stored) <= 8
+    if tsyntax in LOSSLESS_JPEG and layout.samples_per_pixel in (1, 3) and eight_bit:
+        return nvimgcodec.CPU
+    if (
+        tsyntax == JPEG2000
+        and layout.samples_per_pixel == 1
+        and not info.j2k_signed
+    ):
+        return nvimgcodec.CPU  # lossy J2K: measured faster than pydicom's OpenJPEG path
+    return pydicom_cpu.NAME

@@ -1,0 +1,131 @@
+"""Read a DICOM file into a dataset, its pixel layout and its encoded frames."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import generate_frames
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import (
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
+
+from .errors import DicomDecodeError
+from .layout import PixelLayout
+
+PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+
+@dataclass
+class Source:
+    """One DICOM file whose pixels are to be decoded."""
+
+    path: str
+    dataset: Dataset
+    layout: PixelLayout
+    #: encoded frames for encapsulated syntaxes; ``None`` for native pixel data
+    encoded: list[bytes] | None = None
+    #: frame index -> why it could not be split out of the file
+    broken_frames: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name if self.path else "<dataset>"
+
+
+def _infer_transfer_syntax(ds: Dataset) -> UID | None:
+    """A transfer syntax for a file without meta information, from how pydicom read it."""
+    encoding = getattr(ds, "original_encoding", None)
+    if not encoding or encoding[0] is None:
+        return None
+    implicit, little = encoding
+    if implicit:
+        return ImplicitVRLittleEndian
+    return ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+
+
+def read_dataset(path: str | os.PathLike) -> Dataset:
+    """Read a DICOM file, with or without preamble; errors name the file and the problem."""
+    path = os.fspath(path)
+    try:
+        try:
+            ds = dcmread(path)
+        except InvalidDicomError:
+            # A dataset without preamble and meta header: pydicom reads it when forced.
+            ds = dcmread(path, force=True)
+            if not len(ds):
+                raise
+    except FileNotFoundError:
+        raise DicomDecodeError(path, "the file does not exist") from None
+    except IsADirectoryError:
+        raise DicomDecodeError(path, "this is a folder, not a file") from None
+    except InvalidDicomError:
+        raise DicomDecodeError(path, "this is not a DICOM file") from None
+    except Exception as exc:
+        raise DicomDecodeError(path, f"the file is damaged or truncated ({exc})") from None
+    if getattr(ds, "file_meta", None) is None:
+        ds.file_meta = FileMetaDataset()
+    if "TransferSyntaxUID" not in ds.file_meta:
+        inferred = _infer_transfer_syntax(ds)
+        if inferred is not None:
+            ds.file_meta.TransferSyntaxUID = inferred
+    return ds
+
+
+def has_pixels(ds: Dataset) -> bool:
+    return any(keyword in ds for keyword in PIXEL_KEYWORDS)
+
+
+def describe_missing_pixels(ds: Dataset) -> str:
+    kind = str(ds.get("Modality", "")) or str(ds.get("SOPClassUID", "")) or "this dataset"
+    name = getattr(ds.get("SOPClassUID", None), "name", "") or kind
+    return f"it holds no pixel data ({name}), so there is no image to show"
+
+
+def load_source(path: str | os.PathLike | Dataset) -> Source:
+    """Read a file (or take a dataset) and split its encoded frames without decoding them."""
+    if isinstance(path, Dataset):
+        ds, where = path, str(getattr(path, "filename", "") or "")
+        if getattr(ds, "file_meta", None) is None:
+            ds.file_meta = FileMetaDataset()
+    else:
+        where = os.fspath(path)
+        ds = read_dataset(where)
+    if not has_pixels(ds):
+        raise DicomDecodeError(where, describe_missing_pixels(ds))
+    if "TransferSyntaxUID" not in ds.file_meta:
+        raise DicomDecodeError(where, "the file has no Transfer Syntax UID, so its pixels cannot be decoded")
+    try:
+        layout = PixelLayout.from_dataset(ds)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise DicomDecodeError(where, f"the image description is incomplete: missing or invalid {exc}") from None
+    source = Source(path=where, dataset=ds, layout=layout)
+    if layout.transfer_syntax.is_encapsulated and "PixelData" in ds:
+        source.encoded = split_frames(source)
+    return source
+
+
+def split_frames(source: Source) -> list[bytes]:
+    """The encoded frames; frames that cannot be split out are recorded, not fatal."""
+    ds, n = source.dataset, source.layout.number_of_frames
+    frames: list[bytes] = []
+    offsets = None
+    if "ExtendedOffsetTable" in ds and "ExtendedOffsetTableLengths" in ds:
+        offsets = (ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths)
+    try:
+        for frame in generate_frames(ds.PixelData, number_of_frames=n, extended_offsets=offsets):
+            frames.append(bytes(frame))
+    except Exception as exc:
+        source.broken_frames[len(frames)] = f"the encapsulated data is damaged ({exc})"
+    if not frames and not source.broken_frames:
+        source.broken_frames[0] = "the encapsulated pixel data holds no frames"
+    for missing in range(len(frames), n):
+        source.broken_frames.setdefault(missing, "the frame is missing from the file")
+    return frames
