@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from pydicom.dataset import Dataset
-from pydicom.uid import UID
+from pydicom.uid import UID, ExplicitVRBigEndian
 
 
 def _int(ds: Dataset, keyword: str, default: int | None = None) -> int:
@@ -61,7 +61,8 @@ class PixelLayout:
         size = max(self.bits_allocated // 8, 1)
         if size not in (1, 2, 4, 8):
             size = 1 << int(np.ceil(np.log2(size)))
-        return np.dtype(f"<{kind}{size}")
+        big_endian = self.transfer_syntax == ExplicitVRBigEndian
+        return np.dtype(f"{'>' if big_endian else '<'}{kind}{size}")
 
     @property
     def frame_shape(self) -> tuple[int, ...]:

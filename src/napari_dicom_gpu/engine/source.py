@@ -84,9 +84,9 @@ def has_pixels(ds: Dataset) -> bool:
 
 
 def describe_missing_pixels(ds: Dataset) -> str:
-    kind = str(ds.get("Modality", "")) or str(ds.get("SOPClassUID", "")) or "this dataset"
-    name = getattr(ds.get("SOPClassUID", None), "name", "") or kind
-    return f"it holds no pixel data ({name}), so there is no image to show"
+    kind = getattr(ds.get("SOPClassUID", None), "name", "") or str(ds.get("Modality", ""))
+    what = f" ({kind})" if kind else ""
+    return f"it holds no pixel data{what}, so there is no image to show"
 
 
 def load_source(path: str | os.PathLike | Dataset) -> Source:

@@ -1,0 +1,102 @@
+"""State shared by the reader and the dock widget: plain Python, persisted as JSON.
+
+The reader (drag-and-drop, File > Open) reads the backend from here; the widget writes it. Each
+load adds a row to the session's history, which the widget shows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BACKENDS = ("auto", "gpu", "cpu")
+
+
+def config_dir() -> Path:
+    override = os.environ.get("NAPARI_DICOM_GPU_CONFIG_DIR")
+    if override:
+        return Path(override)
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("napari-dicom-gpu", appauthor=False))
+
+
+@dataclass
+class DecodeSettings:
+    """The user's choice of backend, remembered across napari sessions."""
+
+    backend: str = "auto"
+    _listeners: list[Callable[[str], None]] = field(default_factory=list, repr=False)
+
+    @property
+    def path(self) -> Path:
+        return config_dir() / "settings.json"
+
+    @classmethod
+    def load(cls) -> DecodeSettings:
+        settings = cls()
+        try:
+            stored = json.loads(settings.path.read_text())
+            if stored.get("backend") in BACKENDS:
+                settings.backend = stored["backend"]
+        except (OSError, ValueError, AttributeError):
+            pass
+        return settings
+
+    def set_backend(self, backend: str) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+        self.backend = backend
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps({"backend": backend}))
+        except OSError:
+            pass  # a read-only home must not break decoding; the choice lasts this session
+        for listener in list(self._listeners):
+            listener(backend)
+
+    def on_change(self, callback: Callable[[str], None]) -> None:
+        self._listeners.append(callback)
+
+
+class LoadHistory:
+    """Every load of this session (newest last), with listeners for new rows."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+        self._listeners: list[Callable[[dict], None]] = []
+        self._lock = threading.Lock()
+
+    def add(self, name: str, record: dict) -> dict:
+        row = {"name": name, **record}
+        with self._lock:
+            self.rows.append(row)
+        for listener in list(self._listeners):
+            listener(row)
+        return row
+
+    def on_add(self, callback: Callable[[dict], None]) -> None:
+        self._listeners.append(callback)
+
+    def disconnect(self, callback) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+
+_settings: DecodeSettings | None = None
+_history = LoadHistory()
+
+
+def get_settings() -> DecodeSettings:
+    global _settings
+    if _settings is None or _settings.path.parent != config_dir():
+        _settings = DecodeSettings.load()
+    return _settings
+
+
+def get_history() -> LoadHistory:
+    return _history

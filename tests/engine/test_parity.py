@@ -1,0 +1,37 @@
+"""Our decode equals pydicom's pixel_array, file by file, on the CPU (and on the GPU machine)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from napari_dicom_gpu import decode_frames
+from tests.dicom_files import assert_matches_pydicom, decodable_files
+
+FILES = decodable_files()
+IDS = [f"{p.parent.name}/{p.name}" for p in FILES]
+HAVE_GDCM = importlib.util.find_spec("gdcm") is not None
+
+
+def test_parity_set_is_complete():
+    # pydicom 3.0.2 + pydicom-data 1.0.0: 124 top-level files, 31 more in the DICOMDIR tests
+    assert len(FILES) >= 124 or len(FILES) >= 80 and "DICOM_GPU_DATA" in __import__("os").environ
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_pydicom_backend_is_pydicom(path):
+    assert_matches_pydicom(decode_frames(path, backend="pydicom"), path, allow_lossy=False)
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_cpu_backend_matches_pydicom(path):
+    # With python-gdcm (a dependency) pydicom decodes JPEG with the same IJG code as
+    # nvImageCodec's CPU backend, so even lossy files must be bit-identical here.
+    assert_matches_pydicom(decode_frames(path, backend="cpu"), path, allow_lossy=not HAVE_GDCM)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_gpu_backend_matches_pydicom(path):
+    assert_matches_pydicom(decode_frames(path, backend="gpu"), path, allow_lossy=True)
