@@ -39,7 +39,7 @@ def data_folders() -> list[Path]:
     return folders
 
 
-def testdata(name: str) -> str:
+def data_file(name: str) -> str:
     """Path of a named test file, wherever it lives."""
     for folder in data_folders():
         hits = sorted(folder.rglob(name))

@@ -135,6 +135,7 @@ class _Run:
         self.codec_of_slot: dict[int, str] = {}
         self.fallbacks: list[dict] = []
         self.errors: list[dict] = []
+        self.routed: list[dict] = []  # files the GPU mode sent to the CPU, and why
         self.done = 0
 
     # -- helpers -------------------------------------------------------------------------------
@@ -173,13 +174,20 @@ class _Run:
             if usable and len(encoded) + len(source.broken_frames) != n:
                 usable = False  # pydicom keeps excess JPEG frames its own way
             if not usable:
+                if self.mode == "gpu":
+                    why = "native pixel data needs no decoding" if encoded is None else "frame count differs"
+                    self.routed.append({"file": source.name, "reason": why})
                 plan[(pydicom_cpu.NAME, "")].extend(range(base, base + n))
                 continue
             info = inspect_frame(encoded[0], source.layout)
             self.info[id(source)] = info
             codec = None
-            if self.mode == "gpu" and routing.gpu_refusal(source.layout, encoded[0]) is None:
-                codec = nvimgcodec.GPU
+            if self.mode == "gpu":
+                refusal = routing.gpu_refusal(source.layout, encoded[0])
+                if refusal is None:
+                    codec = nvimgcodec.GPU
+                else:
+                    self.routed.append({"file": source.name, "reason": refusal})
             codec = codec or routing.cpu_codec(source.layout, info, encoded[0])
             colour = routing.colour_spec(source.layout, info)
             for frame in range(n):
@@ -338,6 +346,7 @@ class _Run:
             "files": len(self.sources),
             "megabytes": round(out.nbytes / 1e6, 3),
             "fallbacks": self.fallbacks,
+            "cpu_routed": self.routed,
             "errors": self.errors,
             "seconds": seconds,
         }

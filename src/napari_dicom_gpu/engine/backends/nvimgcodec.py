@@ -153,9 +153,24 @@ def _as_array(image, cuda: bool):
 def synchronize(out) -> None:
     """Wait for GPU work writing ``out`` (a no-op for host arrays written synchronously)."""
     if hasattr(out, "__cuda_array_interface__"):
+        synchronize_device()
+
+
+def synchronize_device() -> None:
+    """Wait for all work on the current CUDA device, through CuPy or PyTorch if present."""
+    try:
         import cupy
 
-        cupy.cuda.Device().synchronize()
+        cupy.cuda.runtime.deviceSynchronize()
+        return
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        torch.cuda.synchronize()
+    except ImportError:
+        pass
 
 
 @cache

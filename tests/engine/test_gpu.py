@@ -1,0 +1,84 @@
+"""GPU path, on the lent GPU machine (skipped cleanly elsewhere). Nothing here is mocked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_dicom_gpu import decode
+from napari_dicom_gpu.engine.backends import nvimgcodec
+from tests.dicom_files import psnr, reference, data_file
+
+pytestmark = pytest.mark.gpu
+
+
+def test_gpu_availability_names_the_card():
+    state = nvimgcodec.availability(nvimgcodec.GPU)
+    assert state and state.details["gpu"]
+
+
+def test_seed_file_decodes_in_one_gpu_batch():
+    path = data_file("examples_ybr_color.dcm")
+    result = decode(path, "gpu")
+    assert result.record["codecs"] == {nvimgcodec.GPU: 30}
+    assert result.record["backend"] == "gpu" and not result.record["fallbacks"]
+    assert psnr(result.pixels, reference(path)) >= 40
+
+
+def test_auto_uses_the_gpu_when_there_is_one():
+    assert decode(data_file("examples_ybr_color.dcm"), "auto").record["backend"] == "gpu"
+
+
+def test_device_cuda_returns_a_gpu_volume_equal_to_the_host_one():
+    cupy = pytest.importorskip("cupy")
+    path = data_file("emri_small_jpeg_2k_lossless.dcm")
+    on_gpu = decode(path, "gpu", device="cuda").pixels
+    assert hasattr(on_gpu, "__cuda_array_interface__") and hasattr(on_gpu, "__dlpack__")
+    np.testing.assert_array_equal(cupy.asnumpy(on_gpu), reference(path))
+
+
+def test_direct_host_write_equals_staging_through_device(monkeypatch):
+    path = data_file("color3d_jpeg_baseline.dcm")
+    staged = decode(path, "gpu").pixels
+    monkeypatch.setenv("NAPARI_DICOM_GPU_DIRECT_HOST", "1")
+    direct = decode(path, "gpu")
+    np.testing.assert_array_equal(direct.pixels, staged)
+    assert direct.record["seconds"]["to_host"] == 0.0
+
+
+def test_gpu_none_result_is_reported_as_a_failure():
+    path = data_file("JPGExtended.dcm")  # 12-bit JPEG extended: nvJPEG returns None
+    from pydicom import dcmread
+    from pydicom.encaps import generate_frames
+
+    frame = next(generate_frames(dcmread(path).PixelData, number_of_frames=1))
+    target = np.zeros((1, 256, 1024, 1), np.uint16)
+    failures = nvimgcodec.decode_into(nvimgcodec.GPU, nvimgcodec.code_streams([frame]), [target[0]], "UNCHANGED")
+    assert [f.slot for f in failures] == [0]
+
+
+def test_syntaxes_without_gpu_decoder_are_routed_to_cpu_and_recorded():
+    result = decode(data_file("emri_small_RLE.dcm"), "gpu")
+    assert result.record["codecs"] == {"pydicom": 10}
+    assert "RLE" in result.record["cpu_routed"][0]["reason"]
+    np.testing.assert_array_equal(result.pixels, reference(data_file("emri_small_RLE.dcm")))
+
+
+def test_high_bit_lossless_jpeg_is_exact_whatever_the_self_test_says():
+    safe = nvimgcodec.high_bit_lossless_jpeg_is_safe(nvimgcodec.GPU)
+    result = decode(data_file("bad_sequence.dcm"), "gpu")  # 12-bit lossless JPEG
+    np.testing.assert_array_equal(result.pixels[0], reference(data_file("bad_sequence.dcm")))
+    if not safe:
+        assert "issue #50" in result.record["cpu_routed"][0]["reason"]
+
+
+def test_corrupt_frame_on_gpu_falls_back_and_keeps_the_others(tmp_path):
+    from tests.engine.test_decode import corrupt_copy
+
+    path = corrupt_copy(data_file("examples_ybr_color.dcm"), tmp_path, bad_frame=5)
+    result = decode(path, "gpu")
+    assert [f["frame"] for f in result.record["errors"]] == [5]
+    assert any(f["frame"] == 5 and f["from"] == nvimgcodec.GPU for f in result.record["fallbacks"])
+    ref = reference(data_file("examples_ybr_color.dcm"))
+    good = [i for i in range(30) if i != 5]
+    assert psnr(result.pixels[good], ref[good]) >= 40
