@@ -9,11 +9,17 @@ import pydicom
 import pytest
 from pydicom.encaps import encapsulate, generate_frames
 
-from napari_dicom_gpu import BackendUnavailableError, DicomDecodeError, decode, decode_frames, decode_series
+from napari_dicom_gpu import (
+    BackendUnavailableError,
+    DicomDecodeError,
+    decode,
+    decode_frames,
+    decode_series,
+)
 from napari_dicom_gpu.engine import resolve_mode
 from napari_dicom_gpu.engine.backends import nvimgcodec
 from napari_dicom_gpu.engine.decode import DecodeCancelled
-from tests.dicom_files import reference, data_file
+from tests.dicom_files import data_file, reference
 
 GPU = nvimgcodec.availability(nvimgcodec.GPU)
 no_gpu = pytest.mark.skipif(bool(GPU), reason="this machine has a GPU")
@@ -28,6 +34,39 @@ def corrupt_copy(path: str, folder: Path, bad_frame: int) -> str:
     out = folder / f"corrupt_{Path(path).name}"
     ds.save_as(out)
     return str(out)
+
+
+def lossless12_dataset(folder: Path) -> str:
+    """A DICOM file holding the engine's 12-bit precision lossless JPEG self-test frame."""
+    from importlib import resources
+
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import JPEGLosslessSV1, SecondaryCaptureImageStorage, generate_uid
+
+    frame = resources.files("napari_dicom_gpu.engine").joinpath("data/lossless12_probe.jpg").read_bytes()
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = JPEGLosslessSV1
+    ds.file_meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
+    ds.SOPClassUID = SecondaryCaptureImageStorage
+    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = 32, 48, 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = encapsulate([frame])
+    ds["PixelData"].VR = "OB"
+    path = folder / "lossless12.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    return str(path)
+
+
+def test_lossless_probe_is_a_true_twelve_bit_stream_that_pydicom_decodes(tmp_path):
+    from napari_dicom_gpu.engine.codestream import jpeg_precision
+
+    path = lossless12_dataset(tmp_path)
+    frame = next(generate_frames(pydicom.dcmread(path).PixelData, number_of_frames=1))
+    assert jpeg_precision(frame) == 12
+    np.testing.assert_array_equal(reference(path), nvimgcodec.probe_expected())
+    np.testing.assert_array_equal(decode_frames(path, "cpu"), nvimgcodec.probe_expected())
 
 
 @no_gpu

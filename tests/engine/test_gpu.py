@@ -7,7 +7,7 @@ import pytest
 
 from napari_dicom_gpu import decode
 from napari_dicom_gpu.engine.backends import nvimgcodec
-from tests.dicom_files import psnr, reference, data_file
+from tests.dicom_files import data_file, psnr, reference
 
 pytestmark = pytest.mark.gpu
 
@@ -64,12 +64,23 @@ def test_syntaxes_without_gpu_decoder_are_routed_to_cpu_and_recorded():
     np.testing.assert_array_equal(result.pixels, reference(data_file("emri_small_RLE.dcm")))
 
 
-def test_high_bit_lossless_jpeg_is_exact_whatever_the_self_test_says():
+def test_sixteen_bit_precision_lossless_jpeg_decodes_exactly_on_gpu():
+    path = data_file("bad_sequence.dcm")  # 12 bits stored, 16-bit precision stream
+    result = decode(path, "gpu")
+    assert result.record["codecs"] == {nvimgcodec.GPU: 1}
+    np.testing.assert_array_equal(result.pixels[0], reference(path))
+
+
+def test_twelve_bit_precision_lossless_jpeg_is_exact_and_routed_by_the_self_test(tmp_path):
+    from tests.engine.test_decode import lossless12_dataset
+
+    path = lossless12_dataset(tmp_path)
     safe = nvimgcodec.high_bit_lossless_jpeg_is_safe(nvimgcodec.GPU)
-    result = decode(data_file("bad_sequence.dcm"), "gpu")  # 12-bit lossless JPEG
-    np.testing.assert_array_equal(result.pixels[0], reference(data_file("bad_sequence.dcm")))
-    if not safe:
-        assert "issue #50" in result.record["cpu_routed"][0]["reason"]
+    result = decode(path, "gpu")
+    np.testing.assert_array_equal(result.pixels[0], nvimgcodec.probe_expected())
+    routed = [r["reason"] for r in result.record["cpu_routed"]]
+    assert any("issue #50" in r for r in routed) == (not safe)
+    print(f"nvJPEG 12-bit lossless self-test: {'passed' if safe else 'failed'}")
 
 
 def test_corrupt_frame_on_gpu_falls_back_and_keeps_the_others(tmp_path):

@@ -99,15 +99,6 @@ def decode_series(
     keys = {s.layout.stack_key() for s in sources}
     if len(keys) > 1:
         raise DicomDecodeError(sources[0].path, "the files do not share one image layout")
-    if device == "host" and mode == "gpu" and _stage_on_device():
-        # Decode into one CUDA volume, then copy it to the host in one transfer.
-        result = _Run(sources, mode, "cuda", timer, progress, cancel).execute()
-        with timer.stage("to_host"):
-            result.pixels = result.pixels.get()
-        result.record["device"] = "host"
-        result.record["seconds"]["to_host"] = timer.seconds["to_host"]
-        result.record["seconds"]["total"] = timer.total()
-        return result
     return _Run(sources, mode, device, timer, progress, cancel).execute()
 
 
@@ -153,12 +144,13 @@ class _Run:
         if self.cancel and self.cancel():
             raise DecodeCancelled("decoding was cancelled")
 
-    def _allocate(self):
+    def _allocate(self, on_gpu: bool):
         shape = (self.total, *self.layout.frame_shape)
-        if self.device == "cuda":
+        if on_gpu:
             import cupy
 
-            return cupy.zeros(shape, self.layout.dtype)
+            # CuPy has no big-endian arrays; the values are the same in native order.
+            return cupy.zeros(shape, self.layout.dtype.newbyteorder("="))
         return np.zeros(shape, self.layout.dtype)
 
     # -- routing -------------------------------------------------------------------------------
@@ -209,30 +201,43 @@ class _Run:
         for start in range(0, len(slots), chunk):
             part = slots[start : start + chunk]
             frames = [self._where(s) for s in part]
-            streams = nvimgcodec.code_streams([src.encoded[f] for src, f in frames])
+            parsed = nvimgcodec.code_streams([src.encoded[f] for src, f in frames])
+            for slot, stream in zip(part, parsed, strict=True):
+                if stream is None:
+                    failures.append(FrameFailure(slot, "nvImageCodec cannot read the frame's codestream"))
+                    self.codec_of_slot[slot] = codec
+            part = [slot for slot, stream in zip(part, parsed, strict=True) if stream is not None]
+            streams = [stream for stream in parsed if stream is not None]
+            if not streams:
+                self._tick(len(frames))
+                continue
             codec_dtype = np.dtype(streams[0].dtype)
-            same_size = codec_dtype.itemsize == self.layout.dtype.itemsize
+            on_gpu = hasattr(out, "__cuda_array_interface__")
+            # Write straight into the volume when the codec's sample type has the volume's size
+            # and lives on the same device; otherwise decode into scratch and convert.
+            same_size = codec_dtype.itemsize == self.layout.dtype.itemsize and (on_gpu == (codec == nvimgcodec.GPU))
             channels = self.layout.samples_per_pixel
             with self.timer.stage("decode"):
                 if same_size:
                     view = out.view(codec_dtype).reshape((self.total, self.layout.rows, self.layout.columns, channels))
                     targets = [view[s] for s in part]
                 else:
-                    xp = _xp(out)
+                    xp = _xp(out) if codec == nvimgcodec.GPU else np
                     scratch = xp.empty((len(part), self.layout.rows, self.layout.columns, channels), codec_dtype)
                     targets = [scratch[i] for i in range(len(part))]
                 bad = nvimgcodec.decode_into(codec, streams, targets, colour)
                 nvimgcodec.synchronize(out)
                 if not same_size:
                     for i, slot in enumerate(part):
-                        out[slot] = scratch[i].reshape(self.layout.frame_shape).astype(self.layout.dtype)
+                        frame = scratch[i].reshape(self.layout.frame_shape)
+                        out[slot] = _upload(frame) if on_gpu and codec != nvimgcodec.GPU else frame.astype(out.dtype)
             bad_local = {f.slot for f in bad}
             failures += [FrameFailure(part[f.slot], f.reason) for f in bad]
             if codec == nvimgcodec.GPU:
                 failures += self._zero_guard(part, bad_local, out)
             for slot in part:
                 self.codec_of_slot[slot] = codec
-            self._tick(len(part))
+            self._tick(len(frames))
         return failures
 
     def _zero_guard(self, part, skip, out) -> list[FrameFailure]:
@@ -255,7 +260,7 @@ class _Run:
             source, base = self.sources[index], self.bases[index]
             frames = [s - base for s in group]
             with self.timer.stage("decode"):
-                if self.device == "cuda":
+                if hasattr(out, "__cuda_array_interface__"):
                     host = np.zeros((len(group), *self.layout.frame_shape), self.layout.dtype)
                     bad = pydicom_cpu.decode_source(source, host, list(range(len(group))), frames)
                     for i, slot in enumerate(group):
@@ -283,8 +288,11 @@ class _Run:
 
     # -- the run -------------------------------------------------------------------------------
     def execute(self) -> DecodeResult:
-        out = self._allocate()
         plan = self._plan()
+        uses_gpu = any(codec == nvimgcodec.GPU for codec, _ in plan)
+        # Host results of GPU decodes go through one CUDA volume and one copy when CuPy is here.
+        staged = self.device == "host" and uses_gpu and _stage_on_device()
+        out = self._allocate(on_gpu=self.device == "cuda" or staged)
         failures: list[tuple[str, FrameFailure]] = [("none", f) for f in self.pending]
         for (codec, colour), slots in plan.items():
             if codec == pydicom_cpu.NAME:
@@ -293,6 +301,9 @@ class _Run:
                 failures += [(codec, f) for f in self._decode_nvimgcodec(codec, colour, slots, out)]
         self._conform(out)
         self._retry(failures, out)
+        if staged:
+            with self.timer.stage("to_host"):
+                out = out.get().astype(self.layout.dtype, copy=False)
         return self._finish(out)
 
     def _conform(self, out) -> None:
@@ -366,4 +377,4 @@ def _xp(array):
 def _upload(frame: np.ndarray):
     import cupy
 
-    return cupy.asarray(frame)
+    return cupy.asarray(frame.astype(frame.dtype.newbyteorder("="), copy=False))

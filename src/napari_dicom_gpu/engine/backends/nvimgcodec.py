@@ -33,12 +33,23 @@ def _module():
     return nvimgcodec
 
 
+#: GPU backend kinds to ask nvImageCodec for, in order; "default" lets it choose (measured in
+#: benchmarks/gpu_backend_variants.py). Override with NAPARI_DICOM_GPU_NV_BACKENDS=A,B.
+DEFAULT_GPU_BACKENDS = "default"
+
+
+def gpu_backend_kinds() -> list[str]:
+    value = os.environ.get("NAPARI_DICOM_GPU_NV_BACKENDS", DEFAULT_GPU_BACKENDS)
+    return [] if value in ("", "default") else [v.strip() for v in value.split(",") if v.strip()]
+
+
 def _create_decoder(name: str):
     nv = _module()
     if name == GPU:
-        # nvJPEG's CUDA decoder beat its hardware decoder on our files (decode-facts), so ask for
-        # the GPU CUDA backends and let nvImageCodec pick among them.
-        return nv.Decoder(backends=[nv.Backend(nv.GPU_ONLY)])
+        kinds = gpu_backend_kinds()
+        if not kinds:
+            return nv.Decoder()
+        return nv.Decoder(backends=[nv.Backend(getattr(nv.BackendKind, kind)) for kind in kinds])
     return nv.Decoder(device_id=nv.NVIMGCODEC_DEVICE_CPU_ONLY, backends=[nv.Backend(nv.CPU_ONLY)])
 
 
@@ -113,8 +124,15 @@ def _params(colour: str):
 
 
 def code_streams(encoded: list[bytes]) -> list:
+    """Parsed code streams; ``None`` where nvImageCodec cannot even read a frame's header."""
     nv = _module()
-    return [nv.CodeStream(frame) for frame in encoded]
+    streams = []
+    for frame in encoded:
+        try:
+            streams.append(nv.CodeStream(frame))
+        except Exception:
+            streams.append(None)
+    return streams
 
 
 def decode_into(name: str, streams: list, targets: list, colour: str) -> list[FrameFailure]:
@@ -127,14 +145,17 @@ def decode_into(name: str, streams: list, targets: list, colour: str) -> list[Fr
     params = _params(colour)
     cuda = hasattr(targets[0], "__cuda_array_interface__")
     try:
-        images = [nv.as_image(t) for t in targets]
-        results = dec.decode(streams, images=images, params=params)
+        results = list(dec.decode(streams, images=[nv.as_image(t) for t in targets], params=params))
     except Exception:
-        # Some nvImageCodec builds refuse external buffers for a format: decode, then copy.
-        results = dec.decode(streams, params=params)
-        for target, image in zip(targets, results, strict=True):
+        results = [None] * len(streams)
+    missing = [i for i, image in enumerate(results) if image is None]
+    if missing:
+        # A codec may refuse to write into external buffers: let nvImageCodec allocate, then copy.
+        again = dec.decode([streams[i] for i in missing], params=params)
+        for i, image in zip(missing, again, strict=True):
             if image is not None:
-                target[...] = _as_array(image, cuda).reshape(target.shape)
+                targets[i][...] = _as_array(image, cuda).reshape(targets[i].shape)
+                results[i] = image
     return [
         FrameFailure(i, f"nvImageCodec ({'GPU' if name == GPU else 'CPU'}) could not decode it")
         for i, image in enumerate(results)
@@ -178,7 +199,8 @@ def high_bit_lossless_jpeg_is_safe(name: str) -> bool:
     """Prove, once per process, that 9-15-bit lossless JPEG decodes right on ``name``.
 
     Older nvJPEG returns silent all-zero images for such data (nvImageCodec issue #50). The probe
-    is a 12-bit 48x32 lossless JPEG whose exact values are known.
+    is a 12-bit precision 48x32 lossless JPEG whose exact values are known (written by
+    ``scripts/make_lossless_probe.py``).
     """
     try:
         frame = resources.files(__package__.rsplit(".", 1)[0]).joinpath(
