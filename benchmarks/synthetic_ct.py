@@ -42,7 +42,7 @@ def encode_frames(volume: np.ndarray, ht: bool) -> list[bytes]:
     for stream in streams:
         if stream is None:
             raise RuntimeError("nvImageCodec could not encode a slice")
-        out.append(bytes(stream))
+        out.append(bytes(memoryview(stream)[: stream.size]))
     return out
 
 
