@@ -7,6 +7,7 @@ import pytest
 
 from napari_dicom_gpu import decode
 from napari_dicom_gpu.engine.backends import nvimgcodec
+from napari_dicom_gpu.engine.decode import HOST_PATHS
 from tests.dicom_files import data_file, psnr, reference
 
 pytestmark = pytest.mark.gpu
@@ -37,13 +38,19 @@ def test_device_cuda_returns_a_gpu_volume_equal_to_the_host_one():
     np.testing.assert_array_equal(cupy.asnumpy(on_gpu), reference(path))
 
 
-def test_direct_host_write_equals_staging_through_device(monkeypatch):
-    path = data_file("color3d_jpeg_baseline.dcm")
-    staged = decode(path, "gpu").pixels
-    monkeypatch.setenv("NAPARI_DICOM_GPU_DIRECT_HOST", "1")
-    direct = decode(path, "gpu")
-    np.testing.assert_array_equal(direct.pixels, staged)
-    assert direct.record["seconds"]["to_host"] == 0.0
+@pytest.mark.parametrize("host_path", HOST_PATHS)
+@pytest.mark.parametrize("name", ["color3d_jpeg_baseline.dcm", "MR_small_bigendian.dcm", "JPEG2000.dcm"])
+def test_every_host_path_gives_the_same_pixels(monkeypatch, host_path, name):
+    path = data_file(name)
+    monkeypatch.setenv("NAPARI_DICOM_GPU_HOST_PATH", "direct-pageable")
+    expected = decode(path, "gpu").pixels
+    monkeypatch.setenv("NAPARI_DICOM_GPU_HOST_PATH", host_path)
+    result = decode(path, "gpu")
+    assert isinstance(result.pixels, np.ndarray) and result.pixels.dtype == expected.dtype
+    np.testing.assert_array_equal(result.pixels, expected)
+    if result.record["codecs"].get(nvimgcodec.GPU):
+        assert result.record["host_path"] == host_path
+        assert (result.record["seconds"]["to_host"] > 0) == host_path.startswith("staged")
 
 
 def test_gpu_none_result_is_reported_as_a_failure():

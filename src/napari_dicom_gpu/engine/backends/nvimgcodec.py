@@ -129,7 +129,9 @@ def code_streams(encoded: list[bytes]) -> list:
     streams = []
     for frame in encoded:
         try:
-            streams.append(nv.CodeStream(frame))
+            stream = nv.CodeStream(frame)
+            _ = stream.dtype  # parses the header: fails here for a damaged frame
+            streams.append(stream)
         except Exception:
             streams.append(None)
     return streams
