@@ -147,6 +147,7 @@ class _Run:
         self.progress, self.cancel = progress, cancel
         self.bases = np.cumsum([0] + [s.layout.number_of_frames for s in sources]).tolist()
         self.total = self.bases[-1]
+        self.slot_owner = [i for i, s in enumerate(sources) for _ in range(s.layout.number_of_frames)]
         self.codec_of_slot: dict[int, str] = {}
         self.fallbacks: list[dict] = []
         self.errors: list[dict] = []
@@ -155,7 +156,7 @@ class _Run:
 
     # -- helpers -------------------------------------------------------------------------------
     def _source_index(self, slot: int) -> int:
-        return int(np.searchsorted(self.bases, slot, side="right")) - 1
+        return self.slot_owner[slot]
 
     def _where(self, slot: int) -> tuple[Source, int]:
         index = self._source_index(slot)
