@@ -189,3 +189,32 @@ def machine_summary() -> dict:
         "gpu_reason": gpu.reason or None,
         "cpu_count": os.cpu_count(),
     }
+
+
+def compare_cpu_gpu(paths: list[str]) -> dict:
+    """Decode ``paths`` (one series) with the CPU and, when it can run, the GPU backend.
+
+    Without a GPU it compares CPU with CPU and says why; timings are single cold-cache-free runs
+    after one warm-up, as a user would see them.
+    """
+    gpu = availability()[nvimgcodec.GPU]
+    second = "gpu" if gpu else "cpu"
+    decode_series(paths, "cpu")
+    cpu_run = decode_series(paths, "cpu")
+    if second == "gpu":
+        decode_series(paths, "gpu")
+    other_run = decode_series(paths, second)
+    cpu_s = cpu_run.record["seconds"]["total"]
+    other_s = other_run.record["seconds"]["total"]
+    diff = np.abs(np.asarray(cpu_run.pixels, np.float64) - np.asarray(other_run.pixels, np.float64)).max()
+    return {
+        "frames": cpu_run.record["frames"],
+        "cpu_s": cpu_s,
+        "cpu_codec": cpu_run.record["codec"],
+        "other": second,
+        "other_s": other_s,
+        "other_codec": other_run.record["codec"],
+        "speedup": cpu_s / other_s if other_s else float("nan"),
+        "max_diff": float(diff),
+        "reason": "" if gpu else f"no GPU comparison: {gpu.reason}; compared CPU with CPU",
+    }

@@ -30,11 +30,12 @@ class DecodeSettings:
     """The user's choice of backend, remembered across napari sessions."""
 
     backend: str = "auto"
+    directory: Path = field(default_factory=config_dir)
     _listeners: list[Callable[[str], None]] = field(default_factory=list, repr=False)
 
     @property
     def path(self) -> Path:
-        return config_dir() / "settings.json"
+        return self.directory / "settings.json"
 
     @classmethod
     def load(cls) -> DecodeSettings:
@@ -93,7 +94,7 @@ _history = LoadHistory()
 
 def get_settings() -> DecodeSettings:
     global _settings
-    if _settings is None or _settings.path.parent != config_dir():
+    if _settings is None or _settings.directory != config_dir():
         _settings = DecodeSettings.load()
     return _settings
 
