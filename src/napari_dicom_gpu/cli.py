@@ -20,6 +20,7 @@ def _view(args: argparse.Namespace) -> int:
     if args.screenshot:
         from qtpy.QtWidgets import QApplication
 
+        viewer.window.resize(1500, 900)
         for _ in range(20):
             QApplication.processEvents()
         viewer.screenshot(args.screenshot, canvas_only=False)
