@@ -44,37 +44,43 @@ def main() -> int:
 
     machine = machine_summary()
     machine.update({"python": platform.python_version(), "date": dt.date.today().isoformat()})
-    rows = []
+    card = re.sub(r"[^A-Za-z0-9]+", "-", machine["gpu"] or "cpu-only").strip("-")
+    stem = f"{machine['date']}-{card}" + ("-synthetic" if args.only_synthetic else "")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    header = f"Card: {machine['gpu'] or 'none'}; CPU cores: {machine['cpu_count']}; date: {machine['date']}"
+    rows: list[dict] = []
+
+    def save() -> None:  # after every row, so a time limit never loses what was measured
+        (out / f"{stem}.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2, default=str))
+        (out / f"{stem}.md").write_text(f"{header}\n\n{format_table(rows)}\n")
+
     if not args.only_synthetic:
         seed = testdata("examples_ybr_color.dcm")
         rows.append(bench_paths([seed], args.repeat, seed=True))
+        save()
         color3d = testdata("color3d_jpeg_baseline.dcm")
         if color3d:
             rows.append(bench_paths([color3d], args.repeat, seed=True))
+            save()
         for name in ("RG3_J2KR.dcm", "MR2_J2KR.dcm", "JPEG-LL.dcm", "bad_sequence.dcm"):
             path = testdata(name)
             if path:
                 rows.append(bench_paths([path], args.repeat))
+                save()
     if not args.skip_synthetic and machine["gpu"]:
         volume = phantom(args.slices)
         with tempfile.TemporaryDirectory() as tmp:
             for ht, label in ((True, "synthetic CT HTJ2K"), (False, "synthetic CT J2K lossless")):
                 folder = Path(tmp) / label.replace(" ", "_")
                 write_series(volume, folder, ht)
-                row = bench_paths([str(folder)], max(3, args.repeat // 2))
+                row = bench_paths([str(folder)], max(3, args.repeat // 2), baseline_repeat=2)
                 row["input"] = f"{label} ({args.slices} files)"
                 rows.append(row)
-
-    card = re.sub(r"[^A-Za-z0-9]+", "-", machine["gpu"] or "cpu-only").strip("-")
-    stem = f"{machine['date']}-{card}" + ("-synthetic" if args.only_synthetic else "")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2, default=str))
-    table = format_table(rows)
-    header = f"Card: {machine['gpu'] or 'none'}; CPU cores: {machine['cpu_count']}; date: {machine['date']}"
-    (out / f"{stem}.md").write_text(f"{header}\n\n{table}\n")
+                save()
+    save()
     print(header)
-    print(table)
+    print(format_table(rows))
     return 0
 
 

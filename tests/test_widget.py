@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from napari_dicom_gpu._widget import DicomDecodeWidget
-from napari_dicom_gpu.engine.backends import nvimgcodec
-from napari_dicom_gpu.settings import DecodeSettings, get_history, get_settings
-from tests.dicom_files import data_file
+pytest.importorskip("qtpy", reason="the widget needs Qt (absent on the GPU machine)")
+
+from napari_dicom_gpu._widget import DicomDecodeWidget  # noqa: E402
+from napari_dicom_gpu.engine.backends import nvimgcodec  # noqa: E402
+from napari_dicom_gpu.settings import DecodeSettings, get_history, get_settings  # noqa: E402
+from tests.dicom_files import data_file  # noqa: E402
 
 GPU = nvimgcodec.availability(nvimgcodec.GPU)
 
