@@ -123,7 +123,7 @@ def host_path() -> str:
     return wanted
 
 
-DEFAULT_HOST_PATH = "direct-pinned"
+DEFAULT_HOST_PATH = "staged-pinned"
 
 
 def _host_empty(shape, dtype, pinned: bool) -> np.ndarray:
