@@ -16,7 +16,8 @@ from .codestream import inspect_frame
 from .conform import conform_in_place
 from .errors import BackendUnavailableError, DicomDecodeError
 from .layout import PixelLayout
-from .source import Source, load_source
+from .series import load_sources
+from .source import Source
 from .timing import StageTimer
 
 MODES = ("auto", "gpu", "cpu", "pydicom")
@@ -93,7 +94,13 @@ def decode_series(
     if device == "cuda" and mode != "gpu":
         raise BackendUnavailableError("device='cuda' needs the GPU backend")
     with timer.stage("read"):
-        sources = list(sources) if sources is not None else [load_source(p) for p in paths]
+        if sources is None:
+            loaded = load_sources([os.fspath(p) if not isinstance(p, Dataset) else p for p in paths])
+            errors = [s for s in loaded if isinstance(s, DicomDecodeError)]
+            if errors:
+                raise errors[0]
+            sources = loaded
+        sources = list(sources)
     if not sources:
         raise ValueError("nothing to decode")
     keys = {s.layout.stack_key() for s in sources}

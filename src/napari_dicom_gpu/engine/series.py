@@ -60,13 +60,25 @@ def load_series(paths: list[str | os.PathLike]) -> LoadReport:
     """Read every file and group them into series; unreadable files are reported, not fatal."""
     report = LoadReport()
     sources = []
-    for path in expand_paths(paths):
-        try:
-            sources.append(load_source(path))
-        except DicomDecodeError as exc:
-            report.skipped.append(exc)
+    for outcome in load_sources(expand_paths(paths)):
+        if isinstance(outcome, DicomDecodeError):
+            report.skipped.append(outcome)
+        else:
+            sources.append(outcome)
     report.series = group_series(sources)
     return report
+
+
+def _load_or_error(path: str) -> Source | DicomDecodeError:
+    try:
+        return load_source(path)
+    except DicomDecodeError as exc:
+        return exc
+
+
+def load_sources(paths: list) -> list[Source | DicomDecodeError]:
+    """Read each file (a thread pool was slower: parsing holds the GIL); errors are returned."""
+    return [_load_or_error(p) for p in paths]
 
 
 def group_series(sources: list[Source]) -> list[list[Source]]:

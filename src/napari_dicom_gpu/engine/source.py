@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,13 +56,18 @@ def read_dataset(path: str | os.PathLike) -> Dataset:
     """Read a DICOM file, with or without preamble; errors name the file and the problem."""
     path = os.fspath(path)
     try:
+        # One read, then parse from memory: far fewer system calls than pydicom's small reads.
+        with open(path, "rb") as fh:
+            raw = io.BytesIO(fh.read())
         try:
-            ds = dcmread(path)
+            ds = dcmread(raw)
         except InvalidDicomError:
             # A dataset without preamble and meta header: pydicom reads it when forced.
-            ds = dcmread(path, force=True)
+            raw.seek(0)
+            ds = dcmread(raw, force=True)
             if not len(ds):
                 raise
+        ds.filename = path
     except FileNotFoundError:
         raise DicomDecodeError(path, "the file does not exist") from None
     except IsADirectoryError:
