@@ -252,7 +252,7 @@ class _Run:
             with self.timer.stage("decode"):
                 if same_size:
                     view = out.view(codec_dtype).reshape((self.total, self.layout.rows, self.layout.columns, channels))
-                    targets = [view[s] for s in part]
+                    targets = nvimgcodec.cuda_frames(view, part) if on_gpu else [view[s] for s in part]
                 else:
                     xp = _xp(out) if codec == nvimgcodec.GPU else np
                     scratch = xp.empty((len(part), self.layout.rows, self.layout.columns, channels), codec_dtype)
