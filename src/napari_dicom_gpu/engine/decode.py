@@ -193,26 +193,30 @@ class _Run:
         self.info = {}
         for source, base in zip(self.sources, self.bases, strict=False):
             n = source.layout.number_of_frames
-            encoded = source.encoded
-            usable = encoded is not None and len(encoded) >= 1 and self.mode != "pydicom"
-            if usable and len(encoded) + len(source.broken_frames) != n:
-                usable = False  # pydicom keeps excess JPEG frames its own way
-            if not usable:
+            first = source.first_frame() if self.mode != "pydicom" else None
+            codec, info = pydicom_cpu.NAME, None
+            if first is not None:
+                info = inspect_frame(first, source.layout)
                 if self.mode == "gpu":
-                    why = "native pixel data needs no decoding" if encoded is None else "frame count differs"
-                    self.routed.append({"file": source.name, "reason": why})
+                    refusal = routing.gpu_refusal(source.layout, first)
+                    if refusal is None:
+                        codec = nvimgcodec.GPU
+                    else:
+                        self.routed.append({"file": source.name, "reason": refusal})
+                if codec == pydicom_cpu.NAME:
+                    codec = routing.cpu_codec(source.layout, info, first)
+            elif self.mode == "gpu":
+                why = "native pixel data needs no decoding" if not source.is_encapsulated else "unreadable first frame"
+                self.routed.append({"file": source.name, "reason": why})
+            # Only codecs other than pydicom need the frames split out of the file.
+            if codec != pydicom_cpu.NAME and len(source.encoded) + len(source.broken_frames) != n:
+                codec = pydicom_cpu.NAME  # pydicom keeps excess JPEG frames its own way
+                if self.mode == "gpu":
+                    self.routed.append({"file": source.name, "reason": "frame count differs from Number of Frames"})
+            if codec == pydicom_cpu.NAME:
                 plan[(pydicom_cpu.NAME, "")].extend(range(base, base + n))
                 continue
-            info = inspect_frame(encoded[0], source.layout)
             self.info[id(source)] = info
-            codec = None
-            if self.mode == "gpu":
-                refusal = routing.gpu_refusal(source.layout, encoded[0])
-                if refusal is None:
-                    codec = nvimgcodec.GPU
-                else:
-                    self.routed.append({"file": source.name, "reason": refusal})
-            codec = codec or routing.cpu_codec(source.layout, info, encoded[0])
             colour = routing.colour_spec(source.layout, info)
             for frame in range(n):
                 slot = base + frame

@@ -31,14 +31,35 @@ class Source:
     path: str
     dataset: Dataset
     layout: PixelLayout
-    #: encoded frames for encapsulated syntaxes; ``None`` for native pixel data
-    encoded: list[bytes] | None = None
-    #: frame index -> why it could not be split out of the file
+    #: frame index -> why it could not be split out of the file (filled by ``encoded``)
     broken_frames: dict[int, str] = field(default_factory=dict)
+    _encoded: list[bytes] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
         return Path(self.path).name if self.path else "<dataset>"
+
+    @property
+    def is_encapsulated(self) -> bool:
+        return self.layout.transfer_syntax.is_encapsulated and "PixelData" in self.dataset
+
+    @property
+    def encoded(self) -> list[bytes] | None:
+        """Every encoded frame, split out on first use (only codecs other than pydicom need it)."""
+        if self._encoded is None and self.is_encapsulated:
+            self._encoded = split_frames(self)
+        return self._encoded
+
+    def first_frame(self) -> bytes | None:
+        """The first encoded frame, without splitting the rest; ``None`` if unreadable."""
+        if not self.is_encapsulated:
+            return None
+        if self._encoded:
+            return self._encoded[0]
+        try:
+            return bytes(next(generate_frames(self.dataset.PixelData, number_of_frames=self.layout.number_of_frames)))
+        except Exception:
+            return None
 
 
 def _infer_transfer_syntax(ds: Dataset) -> UID | None:
@@ -112,10 +133,7 @@ def load_source(path: str | os.PathLike | Dataset) -> Source:
         layout = PixelLayout.from_dataset(ds)
     except (KeyError, ValueError, TypeError) as exc:
         raise DicomDecodeError(where, f"the image description is incomplete: missing or invalid {exc}") from None
-    source = Source(path=where, dataset=ds, layout=layout)
-    if layout.transfer_syntax.is_encapsulated and "PixelData" in ds:
-        source.encoded = split_frames(source)
-    return source
+    return Source(path=where, dataset=ds, layout=layout)
 
 
 def split_frames(source: Source) -> list[bytes]:
