@@ -325,6 +325,14 @@ class _Run:
     # -- the run -------------------------------------------------------------------------------
     def execute(self) -> DecodeResult:
         plan = self._plan()
+        if len(self.sources) == 1 and list(plan) == [(pydicom_cpu.NAME, "")] and self.device == "host":
+            # One file for pydicom alone: its array is the result, without a copy into a volume.
+            with self.timer.stage("decode"):
+                whole = pydicom_cpu.decode_whole(self.sources[0])
+            if whole is not None:
+                self.codec_of_slot = dict.fromkeys(range(self.total), pydicom_cpu.NAME)
+                self._tick(self.total)
+                return self._finish(whole)
         uses_gpu = any(codec == nvimgcodec.GPU for codec, _ in plan)
         # Host results of GPU decodes go through one CUDA volume and one copy when CuPy is here.
         path = host_path() if self.device == "host" and uses_gpu else "direct-pageable"

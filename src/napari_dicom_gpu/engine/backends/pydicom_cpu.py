@@ -15,20 +15,28 @@ def availability() -> Availability:
     return Availability(True, details={"codec": "pydicom"})
 
 
+def decode_whole(source: Source) -> np.ndarray | None:
+    """All frames at once, frames first, exactly as ``pixel_array``; ``None`` if that fails."""
+    layout = source.layout
+    try:
+        whole = source.dataset.pixel_array
+    except Exception:
+        return None
+    if layout.number_of_frames > 1:
+        whole = whole[: layout.number_of_frames]  # pydicom may append excess JPEG frames
+    return whole.reshape((layout.number_of_frames, *layout.frame_shape))
+
+
 def decode_source(source: Source, out: np.ndarray, slots: list[int], frames: list[int]) -> list[FrameFailure]:
     """Decode ``frames`` of ``source`` into ``out[slots]``; a failing frame never loses the others."""
     layout = source.layout
     wanted = dict(zip(frames, slots, strict=True))
     if len(frames) == layout.number_of_frames and not source.broken_frames:
-        try:
-            whole = source.dataset.pixel_array
-            if layout.number_of_frames > 1:
-                whole = whole[: layout.number_of_frames]  # pydicom may append excess JPEG frames
-            whole = whole.reshape((layout.number_of_frames, *layout.frame_shape))
+        whole = decode_whole(source)
+        if whole is not None:
             out[slots] = whole[frames]
             return []
-        except Exception:
-            pass  # decode frame by frame below, so one bad frame does not take the rest
+        # else decode frame by frame below, so one bad frame does not take the rest
     failures = []
     decoder = None
     for frame, slot in wanted.items():
