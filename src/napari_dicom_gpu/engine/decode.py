@@ -159,6 +159,7 @@ class _Run:
         self.fallbacks: list[dict] = []
         self.errors: list[dict] = []
         self.routed: list[dict] = []  # files the GPU mode sent to the CPU, and why
+        self.host_path: str | None = None  # how GPU output reached the host, when it did
         self.done = 0
 
     # -- helpers -------------------------------------------------------------------------------
@@ -315,8 +316,7 @@ class _Run:
             source, _ = self._where(slot)
             info = self.info.get(id(source))
             if info is not None and source.encoded:
-                cpu = routing.cpu_codec(source.layout, info, source.encoded[0])
-                return cpu
+                return routing.cpu_codec(source.layout, info, source.encoded[0])
             return pydicom_cpu.NAME
         if failed_codec == nvimgcodec.CPU:
             return pydicom_cpu.NAME
@@ -408,7 +408,7 @@ class _Run:
             "megabytes": round(out.nbytes / 1e6, 3),
             "fallbacks": self.fallbacks,
             "cpu_routed": self.routed,
-            "host_path": getattr(self, "host_path", None),
+            "host_path": self.host_path,
             "errors": self.errors,
             "seconds": seconds,
         }
