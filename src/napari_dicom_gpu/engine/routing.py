@@ -77,9 +77,10 @@ def cpu_codec(layout: PixelLayout, info: FrameCodestream, first_frame: bytes) ->
     tsyntax = layout.transfer_syntax
     if tsyntax == JPEGBaseline8Bit and layout.samples_per_pixel in (1, 3):
         return nvimgcodec.CPU
-    eight_bit = (jpeg_precision(first_frame) or layout.bits_stored) <= 8
-    if tsyntax in LOSSLESS_JPEG and layout.samples_per_pixel in (1, 3) and eight_bit:
-        return nvimgcodec.CPU
+    if tsyntax in LOSSLESS_JPEG and layout.samples_per_pixel in (1, 3):
+        if (jpeg_precision(first_frame) or layout.bits_stored) <= 8:
+            return nvimgcodec.CPU
+        return pydicom_cpu.NAME
     if (
         tsyntax == JPEG2000
         and layout.samples_per_pixel == 1
