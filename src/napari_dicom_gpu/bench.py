@@ -110,7 +110,7 @@ def bench_paths(paths: list[str], repeat: int = 5, seed: bool = False, baseline_
     """
     baseline_repeat = baseline_repeat or repeat
     report = load_series(paths)
-    group = report.series[0]
+    group = report.series[0].sources
     files = [s.path for s in group]
     ref = pydicom_volume(files)
     row: dict = {
@@ -123,13 +123,13 @@ def bench_paths(paths: list[str], repeat: int = 5, seed: bool = False, baseline_
     row["pydicom_s"] = median_seconds(lambda: pydicom_volume(files), baseline_repeat, warmup=0)
     cpu = decode_series(files, "cpu")
     row["cpu_s"] = median_seconds(lambda: decode_series(files, "cpu"), baseline_repeat, warmup=0)
-    row["cpu_codec"] = cpu.record["codec"]
+    row["cpu_codec"] = cpu.record.codec
     row["cpu_max_diff"] = _max_diff(np.asarray(cpu.pixels), ref)
     row["cpu_speedup"] = row["pydicom_s"] / row["cpu_s"]
     if nvimgcodec.availability(nvimgcodec.GPU):
         gpu = decode_series(files, "gpu")
-        row["gpu_codec"] = gpu.record["codec"]
-        row["gpu_fallbacks"] = len(gpu.record["fallbacks"])
+        row["gpu_codec"] = gpu.record.codec
+        row["gpu_fallbacks"] = len(gpu.record.fallbacks)
         row["gpu_max_diff"] = _max_diff(np.asarray(gpu.pixels), ref)
         row["gpu_to_host_s"] = median_seconds(lambda: decode_series(files, "gpu"), repeat)
         row["gpu_speedup"] = row["pydicom_s"] / row["gpu_to_host_s"]
@@ -205,16 +205,16 @@ def compare_cpu_gpu(paths: list[str]) -> dict:
     if second == "gpu":
         decode_series(paths, "gpu")
     other_run = decode_series(paths, second)
-    cpu_s = cpu_run.record["seconds"]["total"]
-    other_s = other_run.record["seconds"]["total"]
+    cpu_s = cpu_run.record.seconds["total"]
+    other_s = other_run.record.seconds["total"]
     diff = np.abs(np.asarray(cpu_run.pixels, np.float64) - np.asarray(other_run.pixels, np.float64)).max()
     return {
-        "frames": cpu_run.record["frames"],
+        "frames": cpu_run.record.frames,
         "cpu_s": cpu_s,
-        "cpu_codec": cpu_run.record["codec"],
+        "cpu_codec": cpu_run.record.codec,
         "other": second,
         "other_s": other_s,
-        "other_codec": other_run.record["codec"],
+        "other_codec": other_run.record.codec,
         "speedup": cpu_s / other_s if other_s else float("nan"),
         "max_diff": float(diff),
         "reason": "" if gpu else f"no GPU comparison: {gpu.reason}; compared CPU with CPU",

@@ -40,9 +40,9 @@ def _decode(args: argparse.Namespace) -> int:
     for problem in report.skipped:
         print(problem, file=sys.stderr)
     for group in report.series:
-        result = decode_series([], args.backend, sources=group)
-        record = result.record
-        print(json.dumps({"input": group[0].path, "shape": list(result.pixels.shape), **record}, default=str))
+        result = decode_series([], args.backend, sources=group.sources)
+        record = result.record.to_dict()
+        print(json.dumps({"input": group.sources[0].path, "shape": list(result.pixels.shape), **record}, default=str))
         if args.save:
             np.save(args.save, np.asarray(result.pixels))
     return 0 if report.series else 1

@@ -35,12 +35,12 @@ def iter_load(
     yield from report.skipped
     for group in report.series:
         try:
-            result = decode_series([], backend, sources=group, progress=progress, cancel=cancel)
+            result = decode_series([], backend, sources=group.sources, progress=progress, cancel=cancel)
         except DicomDecodeError as exc:
             yield exc
             continue
         spec = to_layer(result)
-        get_history().add(spec.kwargs["name"], result.record)
+        get_history().add(spec.kwargs["name"], result.record.to_dict())
         yield spec
 
 

@@ -260,7 +260,7 @@ def to_layer(result: DecodeResult) -> LayerSpec:
         kwargs["translate"] = geo["translate"]
     kwargs["metadata"] = {
         "dicom": header_json(ds),
-        "decode": result.record,
+        "decode": result.record.to_dict(),
         "source_paths": [s.path for s in sources],
         "windows": stored,
         "modality": str(ds.get("Modality", "")),

@@ -87,7 +87,7 @@ def test_unknown_backend_is_rejected():
 
 
 def test_record_names_backend_codec_and_stages():
-    record = decode(data_file("examples_ybr_color.dcm"), "cpu").record
+    record = decode(data_file("examples_ybr_color.dcm"), "cpu").record.to_dict()
     assert record["backend"] == "cpu" and record["codec"] == nvimgcodec.CPU
     assert record["frames"] == 30 and record["transfer_syntax"].startswith("JPEG Baseline")
     assert set(record["seconds"]) >= {"read", "init", "decode", "to_host", "total"}
@@ -102,16 +102,16 @@ def test_decoder_is_created_once_per_thread():
 
 
 def test_cpu_mode_routes_jpeg_baseline_to_nvimgcodec_and_rle_to_pydicom():
-    assert decode(data_file("color3d_jpeg_baseline.dcm"), "cpu").record["codecs"] == {nvimgcodec.CPU: 120}
-    assert decode(data_file("emri_small_RLE.dcm"), "cpu").record["codecs"] == {"pydicom": 10}
+    assert decode(data_file("color3d_jpeg_baseline.dcm"), "cpu").record.codecs == {nvimgcodec.CPU: 120}
+    assert decode(data_file("emri_small_RLE.dcm"), "cpu").record.codecs == {"pydicom": 10}
 
 
 def test_corrupt_frame_keeps_the_good_frames_and_records_the_bad_one(tmp_path):
     path = corrupt_copy(data_file("examples_ybr_color.dcm"), tmp_path, bad_frame=3)
     result = decode(path, "cpu")
-    assert [e["frame"] for e in result.record["errors"]] == [3]
-    assert [f["frame"] for f in result.record["fallbacks"]] == [3]
-    assert result.record["fallbacks"][0]["from"] == nvimgcodec.CPU
+    assert [e.frame for e in result.record.errors] == [3]
+    assert [f.frame for f in result.record.fallbacks] == [3]
+    assert result.record.fallbacks[0].source == nvimgcodec.CPU
     ref = reference(data_file("examples_ybr_color.dcm"))
     good = [i for i in range(30) if i != 3]
     np.testing.assert_array_equal(result.pixels[good], ref[good])
@@ -156,7 +156,7 @@ def test_series_stacks_files_in_one_volume(tmp_path):
         src.save_as(path)
         paths.append(str(path))
     result = decode_series(paths, "cpu")
-    assert result.pixels.shape == (3, 128, 128) and result.record["files"] == 3
+    assert result.pixels.shape == (3, 128, 128) and result.record.files == 3
     np.testing.assert_array_equal(result.pixels[0], src.pixel_array)
 
 

@@ -21,13 +21,13 @@ def test_gpu_availability_names_the_card():
 def test_seed_file_decodes_in_one_gpu_batch():
     path = data_file("examples_ybr_color.dcm")
     result = decode(path, "gpu")
-    assert result.record["codecs"] == {nvimgcodec.GPU: 30}
-    assert result.record["backend"] == "gpu" and not result.record["fallbacks"]
+    assert result.record.codecs == {nvimgcodec.GPU: 30}
+    assert result.record.backend == "gpu" and not result.record.fallbacks
     assert psnr(result.pixels, reference(path)) >= 40
 
 
 def test_auto_uses_the_gpu_when_there_is_one():
-    assert decode(data_file("examples_ybr_color.dcm"), "auto").record["backend"] == "gpu"
+    assert decode(data_file("examples_ybr_color.dcm"), "auto").record.backend == "gpu"
 
 
 def test_device_cuda_returns_a_gpu_volume_equal_to_the_host_one():
@@ -48,9 +48,9 @@ def test_every_host_path_gives_the_same_pixels(monkeypatch, host_path, name):
     result = decode(path, "gpu")
     assert isinstance(result.pixels, np.ndarray) and result.pixels.dtype == expected.dtype
     np.testing.assert_array_equal(result.pixels, expected)
-    if result.record["codecs"].get(nvimgcodec.GPU):
-        assert result.record["host_path"] == host_path
-        assert (result.record["seconds"]["to_host"] > 0) == host_path.startswith("staged")
+    if result.record.codecs.get(nvimgcodec.GPU):
+        assert result.record.host_path == host_path
+        assert (result.record.seconds["to_host"] > 0) == host_path.startswith("staged")
 
 
 def test_gpu_none_result_is_reported_as_a_failure():
@@ -66,15 +66,15 @@ def test_gpu_none_result_is_reported_as_a_failure():
 
 def test_syntaxes_without_gpu_decoder_are_routed_to_cpu_and_recorded():
     result = decode(data_file("emri_small_RLE.dcm"), "gpu")
-    assert result.record["codecs"] == {"pydicom": 10}
-    assert "RLE" in result.record["cpu_routed"][0]["reason"]
+    assert result.record.codecs == {"pydicom": 10}
+    assert "RLE" in result.record.cpu_routed[0]["reason"]
     np.testing.assert_array_equal(result.pixels, reference(data_file("emri_small_RLE.dcm")))
 
 
 def test_sixteen_bit_precision_lossless_jpeg_decodes_exactly_on_gpu():
     path = data_file("bad_sequence.dcm")  # 12 bits stored, 16-bit precision stream
     result = decode(path, "gpu")
-    assert result.record["codecs"] == {nvimgcodec.GPU: 1}
+    assert result.record.codecs == {nvimgcodec.GPU: 1}
     np.testing.assert_array_equal(result.pixels[0], reference(path))
 
 
@@ -85,7 +85,7 @@ def test_twelve_bit_precision_lossless_jpeg_is_exact_and_routed_by_the_self_test
     safe = nvimgcodec.high_bit_lossless_jpeg_is_safe(nvimgcodec.GPU)
     result = decode(path, "gpu")
     np.testing.assert_array_equal(result.pixels[0], nvimgcodec.probe_expected())
-    routed = [r["reason"] for r in result.record["cpu_routed"]]
+    routed = [r["reason"] for r in result.record.cpu_routed]
     assert any("issue #50" in r for r in routed) == (not safe)
     print(f"nvJPEG 12-bit lossless self-test: {'passed' if safe else 'failed'}")
 
@@ -95,8 +95,8 @@ def test_corrupt_frame_on_gpu_falls_back_and_keeps_the_others(tmp_path):
 
     path = corrupt_copy(data_file("examples_ybr_color.dcm"), tmp_path, bad_frame=5)
     result = decode(path, "gpu")
-    assert [f["frame"] for f in result.record["errors"]] == [5]
-    assert any(f["frame"] == 5 and f["from"] == nvimgcodec.GPU for f in result.record["fallbacks"])
+    assert [f.frame for f in result.record.errors] == [5]
+    assert any(f.frame == 5 and f.source == nvimgcodec.GPU for f in result.record.fallbacks)
     ref = reference(data_file("examples_ybr_color.dcm"))
     good = [i for i in range(30) if i != 5]
     assert psnr(result.pixels[good], ref[good]) >= 40

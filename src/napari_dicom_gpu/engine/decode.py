@@ -16,6 +16,7 @@ from .codestream import inspect_frame
 from .conform import conform_in_place
 from .errors import BackendUnavailableError, DicomDecodeError
 from .layout import PixelLayout
+from .record import DecodeRecord, FrameEvent
 from .series import load_sources
 from .source import Source
 from .timing import StageTimer
@@ -34,7 +35,7 @@ class DecodeResult:
     """Pixels of every frame, stacked, and a record of what ran and how long it took."""
 
     pixels: object  # numpy.ndarray, or a CuPy array when decoded with device="cuda"
-    record: dict
+    record: DecodeRecord
     sources: list[Source] = field(default_factory=list)
 
     @property
@@ -156,8 +157,8 @@ class _Run:
         self.total = self.bases[-1]
         self.slot_owner = [i for i, s in enumerate(sources) for _ in range(s.layout.number_of_frames)]
         self.codec_of_slot: dict[int, str] = {}
-        self.fallbacks: list[dict] = []
-        self.errors: list[dict] = []
+        self.fallbacks: list[FrameEvent] = []
+        self.errors: list[FrameEvent] = []
         self.routed: list[dict] = []  # files the GPU mode sent to the CPU, and why
         self.host_path: str | None = None  # how GPU output reached the host, when it did
         self.done = 0
@@ -371,11 +372,11 @@ class _Run:
             source, frame = self._where(slot)
             nxt = self._fallback_codec(slot, codec)
             if codec == "none" or nxt is None:
-                self.errors.append({"frame": slot, "file": source.name, "reason": failure.reason})
+                self.errors.append(FrameEvent(slot, source.name, failure.reason, codec))
                 self.codec_of_slot[slot] = "none"
                 out[slot] = 0  # a frame nothing could decode shows black, never stale memory
                 continue
-            self.fallbacks.append({"frame": slot, "file": source.name, "from": codec, "to": nxt, "reason": failure.reason})
+            self.fallbacks.append(FrameEvent(slot, source.name, failure.reason, codec, nxt))
             if nxt == pydicom_cpu.NAME:
                 failures += [(nxt, f) for f in self._decode_pydicom([slot], out)]
             else:
@@ -389,31 +390,30 @@ class _Run:
     def _finish(self, out) -> DecodeResult:
         if len(self.errors) == self.total:
             first = self.errors[0]
-            raise DicomDecodeError(self.sources[0].path, f"no frame could be decoded: {first['reason']}")
-        counts = Counter(self.codec_of_slot.values())
+            raise DicomDecodeError(self.sources[0].path, f"no frame could be decoded: {first.reason}")
         seconds = dict(self.timer.seconds)
         for stage in ("read", "init", "decode", "to_host"):
             seconds.setdefault(stage, 0.0)
         seconds["total"] = self.timer.total()
-        record = {
-            "backend": self.mode,
-            "device": self.device,
-            "codec": counts.most_common(1)[0][0] if counts else "none",
-            "codecs": dict(counts),
-            "transfer_syntax": self.layout.transfer_syntax.name,
-            "transfer_syntax_uid": str(self.layout.transfer_syntax),
-            "photometric_interpretation": self.layout.photometric_interpretation,
-            "frames": self.total,
-            "files": len(self.sources),
-            "megabytes": round(out.nbytes / 1e6, 3),
-            "fallbacks": self.fallbacks,
-            "cpu_routed": self.routed,
-            "host_path": self.host_path,
-            "errors": self.errors,
-            "seconds": seconds,
-        }
+        counts = Counter(self.codec_of_slot.values())
+        record = DecodeRecord(
+            backend=self.mode,
+            device=self.device,
+            codecs=dict(counts),
+            transfer_syntax=self.layout.transfer_syntax.name,
+            transfer_syntax_uid=str(self.layout.transfer_syntax),
+            photometric_interpretation=self.layout.photometric_interpretation,
+            frames=self.total,
+            files=len(self.sources),
+            megabytes=round(out.nbytes / 1e6, 3),
+            fallbacks=self.fallbacks,
+            errors=self.errors,
+            cpu_routed=self.routed,
+            host_path=self.host_path,
+            seconds=seconds,
+        )
         if nvimgcodec.GPU in counts:
-            record["gpu"] = nvimgcodec.availability(nvimgcodec.GPU).details.get("gpu", "GPU")
+            record.gpu = nvimgcodec.availability(nvimgcodec.GPU).details.get("gpu", "GPU")
         return DecodeResult(out, record, self.sources)
 
 

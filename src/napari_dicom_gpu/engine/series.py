@@ -49,10 +49,23 @@ def dicomdir_files(path: Path) -> list[str]:
 
 
 @dataclass
+class Series:
+    """Files (or one multi-frame file) shown as one layer, slices in display order."""
+
+    sources: list[Source]
+    name: str = ""
+    number: int | None = None
+    #: things a user should know about this series (uneven spacing, duplicates, ...)
+    warnings: list[str] = field(default_factory=list)
+    #: facts for ``layer.metadata`` (measured slice spacings, why it was split, ...)
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass
 class LoadReport:
     """Sources grouped into series, and the files that could not be used (with why)."""
 
-    series: list[list[Source]] = field(default_factory=list)
+    series: list[Series] = field(default_factory=list)
     skipped: list[DicomDecodeError] = field(default_factory=list)
 
 
@@ -81,7 +94,7 @@ def load_sources(paths: list) -> list[Source | DicomDecodeError]:
     return [_load_or_error(p) for p in paths]
 
 
-def group_series(sources: list[Source]) -> list[list[Source]]:
+def group_series(sources: list[Source]) -> list[Series]:
     """One group per series and image layout, slices sorted along the slice normal."""
     groups: dict[tuple, list[Source]] = defaultdict(list)
     for source in sources:
@@ -92,7 +105,7 @@ def group_series(sources: list[Source]) -> list[list[Source]]:
         if source.layout.number_of_frames > 1:
             key = (*key, source.path)
         groups[key].append(source)
-    return [sort_slices(group) for group in groups.values()]
+    return [Series(sort_slices(group)) for group in groups.values()]
 
 
 def slice_normal(ds) -> np.ndarray | None:

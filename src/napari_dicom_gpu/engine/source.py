@@ -36,6 +36,11 @@ class Source:
     _encoded: list[bytes] | None = field(default=None, repr=False)
 
     @property
+    def header(self) -> Dataset:
+        """The values listed in ``header.HEADER_KEYWORDS`` (``get`` and ``in``); see ``engine.header``."""
+        return self.dataset
+
+    @property
     def name(self) -> str:
         return Path(self.path).name if self.path else "<dataset>"
 
