@@ -21,14 +21,16 @@ def test_parity_set_is_complete():
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)
 def test_pydicom_backend_is_pydicom(path):
-    assert_matches_pydicom(decode_frames(path, backend="pydicom"), path, allow_lossy=False)
+    # pydicom's default tries GDCM first; our pydicom backend never calls GDCM (it can abort the
+    # process on damaged data), so lossy JPEG may differ from GDCM's output by a few levels.
+    assert_matches_pydicom(decode_frames(path, backend="pydicom"), path, allow_lossy=HAVE_GDCM)
 
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)
 def test_cpu_backend_matches_pydicom(path):
-    # With python-gdcm (a dependency) pydicom decodes JPEG with the same IJG code as
-    # nvImageCodec's CPU backend, so even lossy files must be bit-identical here.
-    assert_matches_pydicom(decode_frames(path, backend="cpu"), path, allow_lossy=not HAVE_GDCM)
+    # Lossless: bit-identical. Lossy JPEG that nvImageCodec's CPU backend cannot convert falls
+    # back to pylibjpeg, a few levels from GDCM's output (PSNR >= 55 dB measured).
+    assert_matches_pydicom(decode_frames(path, backend="cpu"), path, allow_lossy=True)
 
 
 @pytest.mark.gpu

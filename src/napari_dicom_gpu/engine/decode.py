@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydicom.dataset import Dataset
 
-from . import routing
+from . import quiet, routing
 from .backends import FrameFailure, nvimgcodec, pydicom_cpu
 from .codestream import inspect_frame
 from .conform import conform_in_place
@@ -197,8 +197,11 @@ class _Run:
             n = source.layout.number_of_frames
             first = source.first_frame() if self.mode != "pydicom" else None
             codec, info = pydicom_cpu.NAME, None
+            try:
+                info = inspect_frame(first, source.layout) if first is not None else None
+            except Exception:  # an unreadable codestream header: pydicom decides, frame by frame
+                first = None
             if first is not None:
-                info = inspect_frame(first, source.layout)
                 if self.mode == "gpu":
                     refusal = routing.gpu_refusal(source.layout, first)
                     if refusal is None:
@@ -239,10 +242,11 @@ class _Run:
         for start in range(0, len(slots), chunk):
             part = slots[start : start + chunk]
             frames = [self._where(s) for s in part]
-            parsed = nvimgcodec.code_streams([src.encoded[f] for src, f in frames])
+            shape = (self.layout.rows, self.layout.columns, self.layout.samples_per_pixel)
+            parsed = nvimgcodec.code_streams([src.encoded[f] for src, f in frames], shape)
             for slot, stream in zip(part, parsed, strict=True):
                 if stream is None:
-                    failures.append(FrameFailure(slot, "nvImageCodec cannot read the frame's codestream"))
+                    failures.append(FrameFailure(slot, "nvImageCodec cannot read the frame's codestream, or it is not the size the header says"))
                     self.codec_of_slot[slot] = codec
             part = [slot for slot, stream in zip(part, parsed, strict=True) if stream is not None]
             streams = [stream for stream in parsed if stream is not None]
@@ -325,6 +329,12 @@ class _Run:
 
     # -- the run -------------------------------------------------------------------------------
     def execute(self) -> DecodeResult:
+        with quiet.captured() as messages:
+            result = self._execute()
+        result.record.messages = messages
+        return result
+
+    def _execute(self) -> DecodeResult:
         plan = self._plan()
         if len(self.sources) == 1 and list(plan) == [(pydicom_cpu.NAME, "")] and self.device == "host":
             # One file for pydicom alone: its array is the result, without a copy into a volume.

@@ -18,8 +18,10 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
+from . import validate
 from .errors import DicomDecodeError
 from .layout import PixelLayout
+from .sniff import looks_like_dicom_bytes
 
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
@@ -88,7 +90,10 @@ def read_dataset(path: str | os.PathLike) -> Dataset:
         try:
             ds = dcmread(raw)
         except InvalidDicomError:
-            # A dataset without preamble and meta header: pydicom reads it when forced.
+            # A dataset without preamble and meta header: pydicom reads it when forced, but it
+            # "reads" any bytes that way, so the start must look like a DICOM element first.
+            if not looks_like_dicom_bytes(raw.getvalue()[:132]):
+                raise
             raw.seek(0)
             ds = dcmread(raw, force=True)
             if not len(ds):
@@ -122,7 +127,11 @@ def describe_missing_pixels(ds: Dataset) -> str:
 
 
 def load_source(path: str | os.PathLike | Dataset) -> Source:
-    """Read a file (or take a dataset) and split its encoded frames without decoding them."""
+    """Read a file (or take a dataset), check its claims, and leave its frames encoded.
+
+    Raises ``DicomDecodeError`` for a file that has no image, or whose header is invalid or
+    claims more pixel data than the file holds or than this machine's memory can take.
+    """
     if isinstance(path, Dataset):
         ds, where = path, str(getattr(path, "filename", "") or "")
         if getattr(ds, "file_meta", None) is None:
@@ -130,15 +139,45 @@ def load_source(path: str | os.PathLike | Dataset) -> Source:
     else:
         where = os.fspath(path)
         ds = read_dataset(where)
-    if not has_pixels(ds):
-        raise DicomDecodeError(where, describe_missing_pixels(ds))
-    if "TransferSyntaxUID" not in ds.file_meta:
-        raise DicomDecodeError(where, "the file has no Transfer Syntax UID, so its pixels cannot be decoded")
     try:
-        layout = PixelLayout.from_dataset(ds)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise DicomDecodeError(where, f"the image description is incomplete: missing or invalid {exc}") from None
-    return Source(path=where, dataset=ds, layout=layout)
+        if not has_pixels(ds):
+            raise DicomDecodeError(where, describe_missing_pixels(ds))
+        validate.check_transfer_syntax(UID(ds.file_meta.get("TransferSyntaxUID", "") or ""), where)
+        try:
+            layout = PixelLayout.from_dataset(ds)
+        except KeyError as exc:
+            raise DicomDecodeError(where, f"the image description is incomplete: {exc} is missing") from None
+        except Exception as exc:
+            raise DicomDecodeError(where, f"the image description cannot be read ({_first_line(exc)})") from None
+        validate.check_layout(layout, where)
+        source = Source(path=where, dataset=ds, layout=layout)
+        check_pixel_data(source)
+    except DicomDecodeError:
+        raise
+    except Exception as exc:  # a damaged element that pydicom only parses on access
+        raise DicomDecodeError(where, f"the file is damaged ({_first_line(exc)})") from None
+    return source
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:200]
+
+
+def check_pixel_data(source: Source) -> None:
+    """The header's claims against the pixel data present and the memory free, before decoding."""
+    ds, layout, where = source.dataset, source.layout, source.path
+    if source.is_encapsulated:
+        validate.check_encapsulated_frames(
+            layout, ds.PixelData, where, "ExtendedOffsetTable" in ds and "ExtendedOffsetTableLengths" in ds
+        )
+        first = source.first_frame()
+        if first is not None:
+            validate.check_codestream(layout, first, where)
+    else:
+        keyword = next(k for k in PIXEL_KEYWORDS if k in ds)
+        validate.check_native_length(layout, len(ds[keyword].value or b""), where)
+    validate.check_memory(validate.decoded_nbytes(layout), f"decoding {validate.claim(layout)}", where)
 
 
 def split_frames(source: Source) -> list[bytes]:

@@ -17,6 +17,7 @@ from importlib import resources
 
 import numpy as np
 
+from .. import quiet
 from .base import Availability, FrameFailure
 
 GPU = "nvimgcodec-gpu"
@@ -28,7 +29,8 @@ _lock = threading.Lock()
 
 def _module():
     os.environ.setdefault("PYNVIMGCODEC_VERBOSITY", "1")  # keep errors, drop per-frame warnings
-    from nvidia import nvimgcodec
+    with quiet.captured():  # nvTIFF and other extension load errors are printed at import
+        from nvidia import nvimgcodec
 
     return nvimgcodec
 
@@ -61,7 +63,8 @@ def decoder(name: str) -> tuple[object, float]:
     if name in cache_:
         return cache_[name], 0.0
     start = time.perf_counter()
-    cache_[name] = _create_decoder(name)
+    with quiet.captured():
+        cache_[name] = _create_decoder(name)
     return cache_[name], time.perf_counter() - start
 
 
@@ -123,14 +126,17 @@ def _params(colour: str):
     return nv.DecodeParams(allow_any_depth=True, color_spec=getattr(nv.ColorSpec, colour))
 
 
-def code_streams(encoded: list[bytes]) -> list:
-    """Parsed code streams; ``None`` where nvImageCodec cannot even read a frame's header."""
+def code_streams(encoded: list[bytes], shape: tuple[int, int, int] | None = None) -> list:
+    """Parsed code streams; ``None`` where nvImageCodec cannot read a frame's header, or where
+    the frame is not ``shape`` (rows, columns, samples) as the DICOM header says it must be."""
     nv = _module()
     streams = []
     for frame in encoded:
         try:
             stream = nv.CodeStream(frame)
             _ = stream.dtype  # parses the header: fails here for a damaged frame
+            if shape is not None and (stream.height, stream.width, stream.num_channels) != shape:
+                stream = None
             streams.append(stream)
         except Exception:
             streams.append(None)
@@ -191,12 +197,19 @@ def decode_into(name: str, streams: list, targets: list, colour: str) -> list[Fr
     missing = [i for i, image in enumerate(results) if image is None]
     if missing:
         # A codec may refuse to write into external buffers: let nvImageCodec allocate, then copy.
-        again = dec.decode([streams[i] for i in missing], params=params)
+        try:
+            again = list(dec.decode([streams[i] for i in missing], params=params))
+        except Exception:
+            again = [None] * len(missing)
         for i, image in zip(missing, again, strict=True):
-            if image is not None:
-                target = _writable(targets[i])
+            if image is None:
+                continue
+            target = _writable(targets[i])
+            try:
                 target[...] = _as_array(image, cuda).reshape(target.shape)
                 results[i] = image
+            except Exception:
+                pass  # decoded to another size than the header says: a failed frame
     return [
         FrameFailure(i, f"nvImageCodec ({'GPU' if name == GPU else 'CPU'}) could not decode it")
         for i, image in enumerate(results)
