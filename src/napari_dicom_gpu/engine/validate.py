@@ -40,7 +40,11 @@ def check_transfer_syntax(tsyntax: UID, path: str) -> None:
     """The UID must name a transfer syntax that pydicom knows how to read pixels from."""
     if not tsyntax:
         raise DicomDecodeError(path, "the file has no Transfer Syntax UID, so its pixels cannot be decoded")
-    if not tsyntax.is_transfer_syntax:
+    try:
+        known = tsyntax.is_transfer_syntax
+    except ValueError:  # pydicom cannot tell for a private UID; it has no decoder for one anyway
+        known = False
+    if not known:
         raise DicomDecodeError(path, f"its Transfer Syntax UID '{tsyntax}' is not a known transfer syntax")
 
 

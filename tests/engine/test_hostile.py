@@ -1,0 +1,126 @@
+"""Files that lie: the engine refuses clearly, fast and small, and never loses a good frame."""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.encaps import encapsulate, generate_frames
+
+from napari_dicom_gpu.engine import decode
+from napari_dicom_gpu.engine.errors import DicomDecodeError
+from tests.dicom_files import data_file
+
+
+def _mutated(tmp_path, name: str, **elements) -> str:
+    ds = pydicom.dcmread(data_file(name))
+    for keyword, value in elements.items():
+        if value is None:
+            delattr(ds, keyword)
+        else:
+            setattr(ds, keyword, value)
+    out = tmp_path / f"mutated_{name}"
+    ds.save_as(out)
+    return str(out)
+
+
+def _refused_quickly_and_small(path: str) -> str:
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(DicomDecodeError) as info:
+            decode(path, "cpu")
+        seconds = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Bounds that a bomb would blow by orders of magnitude, not timing assertions on real work.
+    assert seconds < 5 and peak < 100e6, (seconds, peak)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "elements", "claim"),
+    [
+        ("CT_small.dcm", {"Rows": 65535, "Columns": 65535}, "65535 x 65535"),
+        ("emri_small.dcm", {"NumberOfFrames": 2147483647}, "2147483647 frames"),
+        ("emri_small_jpeg_2k_lossless.dcm", {"NumberOfFrames": 2147483647}, "2147483647 frames"),
+        ("emri_small_jpeg_ls_lossless.dcm", {"Rows": 1, "Columns": 65535, "NumberOfFrames": 3000}, "3000 frames"),
+        ("MR_small_jp2klossless.dcm", {"Rows": 32768, "Columns": 32768}, "32768 x 32768"),
+        ("CT_small.dcm", {"SamplesPerPixel": 65535}, "Samples per Pixel is 65535"),
+        ("CT_small.dcm", {"BitsAllocated": 65535}, "Bits Allocated is 65535"),
+        ("JPEG-LL.dcm", {"SamplesPerPixel": 2}, "Samples per Pixel is 2"),
+        ("SC_rgb.dcm", {"PlanarConfiguration": 65535}, "Planar Configuration is 65535"),
+        ("CT_small.dcm", {"Rows": 0}, "Rows x Columns is 0 x 128"),
+    ],
+)
+def test_a_header_that_claims_too_much_is_refused_before_allocating(tmp_path, name, elements, claim):
+    message = _refused_quickly_and_small(_mutated(tmp_path, name, **elements))
+    assert f"mutated_{name}" in message and claim in message
+
+
+@pytest.mark.parametrize("uid", [b"1.2.840.10008.5.1.4", b"1.2.3.4.5.6.7.8.9.0"])
+def test_a_transfer_syntax_uid_that_is_not_one_is_named(tmp_path, uid):
+    raw = Path(data_file("CT_small.dcm")).read_bytes()
+    assert raw.count(b"1.2.840.10008.1.2.1\x00") == 1  # Explicit VR Little Endian, padded
+    path = tmp_path / "bad_syntax.dcm"
+    path.write_bytes(raw.replace(b"1.2.840.10008.1.2.1\x00", uid + b"\x00"))
+    assert "is not a known transfer syntax" in _refused_quickly_and_small(str(path))
+
+
+def test_a_text_file_named_dcm_is_not_a_dicom_file(tmp_path):
+    path = tmp_path / "notes.dcm"
+    path.write_text("These are my notes, not an image.\n" * 20)
+    assert "not a DICOM file" in _refused_quickly_and_small(str(path))
+
+
+def _damage_frame(tmp_path, name: str, frame: int) -> str:
+    """Overwrite the middle of one frame's codestream with noise; keep every other frame intact."""
+    ds = pydicom.dcmread(data_file(name))
+    n = int(ds.get("NumberOfFrames", 1))
+    frames = [bytearray(f) for f in generate_frames(ds.PixelData, number_of_frames=n)]
+    damaged = frames[frame]
+    start = len(damaged) // 3
+    damaged[start : start + max(len(damaged) // 3, 8)] = np.random.default_rng(7).integers(
+        0, 256, max(len(damaged) // 3, 8), dtype=np.uint8
+    ).tobytes()[: len(damaged[start : start + max(len(damaged) // 3, 8)])]
+    ds.PixelData = encapsulate([bytes(f) for f in frames])
+    out = tmp_path / f"damaged_{name}"
+    ds.save_as(out)
+    return str(out)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "examples_ybr_color.dcm",  # JPEG baseline, fast CPU codec then pydicom
+        "emri_small_jpeg_2k_lossless.dcm",  # JPEG 2000
+        "emri_small_jpeg_ls_lossless.dcm",  # JPEG-LS, pydicom only
+        "emri_small_RLE.dcm",  # RLE, pydicom only (pylibjpeg-rle can panic)
+    ],
+)
+@pytest.mark.parametrize("backend", ["cpu", "pydicom"])
+def test_a_damaged_frame_never_costs_the_good_frames(tmp_path, name, backend):
+    expected = np.asarray(decode(data_file(name), backend).pixels)  # the undamaged file, same backend
+    damaged = 2
+    result = decode(_damage_frame(tmp_path, name, damaged), backend)
+    good = [k for k in range(len(expected)) if k != damaged]
+    np.testing.assert_array_equal(np.asarray(result.pixels)[good], expected[good])
+    events = result.record.errors + result.record.fallbacks
+    assert all(event.frame == damaged for event in events)
+
+
+def test_a_frame_nothing_decodes_is_black_and_listed(tmp_path):
+    ds = pydicom.dcmread(data_file("emri_small_RLE.dcm"))
+    frames = list(generate_frames(ds.PixelData, number_of_frames=10))
+    frames[4] = b"\x00" * 64  # an RLE header that promises no segments
+    ds.PixelData = encapsulate(frames)
+    path = tmp_path / "rle_bad_frame.dcm"
+    ds.save_as(path)
+    result = decode(str(path), "cpu")
+    assert [e.frame for e in result.record.errors] == [4]
+    assert not np.asarray(result.pixels)[4].any()
