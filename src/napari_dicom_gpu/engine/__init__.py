@@ -1,28 +1,38 @@
 """The decode engine: pure Python, NumPy and pydicom; GPU libraries are imported lazily.
 
-Never imports napari or Qt, so it runs on a headless GPU machine.
+Never imports napari or Qt, so it runs on a headless GPU machine. Names load on first use, so
+``import napari_dicom_gpu.engine`` costs almost nothing.
 """
 
-from .backends import availability
-from .decode import (
-    MODES,
-    DecodeCancelled,
-    DecodeResult,
-    decode,
-    decode_frames,
-    decode_series,
-    resolve_mode,
-)
-from .errors import BackendUnavailableError, DicomDecodeError
-from .layout import PixelLayout
-from .source import Source, load_source, read_dataset
+from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+_EXPORTS = {
+    "availability": ".backends",
+    "MODES": ".decode",
+    "DecodeCancelled": ".decode",
+    "DecodeResult": ".decode",
+    "decode": ".decode",
+    "decode_frames": ".decode",
+    "decode_series": ".decode",
+    "resolve_mode": ".decode",
+    "BackendUnavailableError": ".errors",
+    "DicomDecodeError": ".errors",
+    "PixelLayout": ".layout",
+    "DecodeRecord": ".record",
+    "Source": ".source",
+    "load_source": ".source",
+    "read_dataset": ".source",
+}
 __all__ = [
-    "MODES",
     "BackendUnavailableError",
     "DecodeCancelled",
+    "DecodeRecord",
     "DecodeResult",
     "DicomDecodeError",
+    "MODES",
     "PixelLayout",
     "Source",
     "availability",
@@ -33,3 +43,25 @@ __all__ = [
     "read_dataset",
     "resolve_mode",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .backends import availability
+    from .decode import (
+        MODES,
+        DecodeCancelled,
+        DecodeResult,
+        decode,
+        decode_frames,
+        decode_series,
+        resolve_mode,
+    )
+    from .errors import BackendUnavailableError, DicomDecodeError
+    from .layout import PixelLayout
+    from .record import DecodeRecord
+    from .source import Source, load_source, read_dataset
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,9 @@
 """nvImageCodec backends: one batch per file or series, on the GPU or on the CPU.
 
 ``nvidia.nvimgcodec`` is imported lazily: importing this module never needs a GPU, a driver or
-even nvImageCodec. Decoders are created once per thread and device and reused; the time the first
-one takes is reported as the "init" stage.
+even nvImageCodec. Decoders are created once per process and device and shared by every thread
+(a load in the dock widget's fresh worker thread costs what a load in the main thread costs); a
+lock per decoder serialises its calls. The time the first one takes is the "init" stage.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from .base import Availability, FrameFailure
 GPU = "nvimgcodec-gpu"
 CPU = "nvimgcodec-cpu"
 
-_local = threading.local()
-_lock = threading.Lock()
+_decoders: dict[str, object] = {}
+_create_lock = threading.Lock()
+#: one lock per decoder: nvImageCodec does not promise that one decoder serves two threads at once
+decode_locks: dict[str, threading.Lock] = {}
 
 
 def _module():
@@ -56,16 +59,18 @@ def _create_decoder(name: str):
 
 
 def decoder(name: str) -> tuple[object, float]:
-    """The calling thread's decoder for ``name`` and the seconds spent creating it now (0 if reused)."""
-    cache_ = getattr(_local, "decoders", None)
-    if cache_ is None:
-        cache_ = _local.decoders = {}
-    if name in cache_:
-        return cache_[name], 0.0
-    start = time.perf_counter()
-    with quiet.captured():
-        cache_[name] = _create_decoder(name)
-    return cache_[name], time.perf_counter() - start
+    """The process's decoder for ``name`` and the seconds spent creating it now (0 if reused)."""
+    found = _decoders.get(name)
+    if found is not None:
+        return found, 0.0
+    with _create_lock:
+        if name in _decoders:
+            return _decoders[name], 0.0
+        start = time.perf_counter()
+        with quiet.captured():
+            _decoders[name] = _create_decoder(name)
+        decode_locks.setdefault(name, threading.Lock())
+        return _decoders[name], time.perf_counter() - start
 
 
 @cache
@@ -190,15 +195,18 @@ def decode_into(name: str, streams: list, targets: list, colour: str) -> list[Fr
     params = _params(colour)
     cuda = hasattr(targets[0], "__cuda_array_interface__")
     targets = list(targets)
+    lock = decode_locks[name]
     try:
-        results = list(dec.decode(streams, images=[nv.as_image(t) for t in targets], params=params))
+        with lock:
+            results = list(dec.decode(streams, images=[nv.as_image(t) for t in targets], params=params))
     except Exception:
         results = [None] * len(streams)
     missing = [i for i, image in enumerate(results) if image is None]
     if missing:
         # A codec may refuse to write into external buffers: let nvImageCodec allocate, then copy.
         try:
-            again = list(dec.decode([streams[i] for i in missing], params=params))
+            with lock:
+                again = list(dec.decode([streams[i] for i in missing], params=params))
         except Exception:
             again = [None] * len(missing)
         for i, image in zip(missing, again, strict=True):
