@@ -17,7 +17,7 @@ from synthetic_ct import phantom, write_series  # noqa: E402
 
 from napari_dicom_gpu.bench import median_seconds, pydicom_volume  # noqa: E402
 from napari_dicom_gpu.engine import decode_series  # noqa: E402
-from napari_dicom_gpu.engine.decode import HOST_PATHS  # noqa: E402
+from napari_dicom_gpu.engine.api import HOST_PATHS  # noqa: E402
 from napari_dicom_gpu.engine.series import expand_paths  # noqa: E402
 
 

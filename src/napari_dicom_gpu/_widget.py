@@ -205,7 +205,7 @@ class DicomDecodeWidget(QWidget):
             show_warning(str(item))
 
     def _on_error(self, exc: Exception) -> None:
-        from .engine.decode import DecodeCancelled
+        from .engine.api import DecodeCancelled
 
         text = "Load cancelled." if isinstance(exc, DecodeCancelled) else f"Load failed: {exc}"
         self.status_label.setText(text)

@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from .engine.decode import decode_series
+from .engine.api import decode_series
 from .engine.errors import DicomDecodeError
 from .engine.series import load_series
 from .presentation import LayerSpec, to_layer

@@ -12,7 +12,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut
 
-from .engine.decode import DecodeResult
+from .engine.api import DecodeResult
 from .engine.series import slice_normal
 from .engine.source import Source
 

@@ -17,8 +17,8 @@ from napari_dicom_gpu import (
     decode_series,
 )
 from napari_dicom_gpu.engine import resolve_mode
+from napari_dicom_gpu.engine.api import DecodeCancelled
 from napari_dicom_gpu.engine.backends import nvimgcodec
-from napari_dicom_gpu.engine.decode import DecodeCancelled
 from tests.dicom_files import data_file, reference
 
 GPU = nvimgcodec.availability(nvimgcodec.GPU)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from napari_dicom_gpu import decode
+from napari_dicom_gpu.engine.api import HOST_PATHS
 from napari_dicom_gpu.engine.backends import nvimgcodec
-from napari_dicom_gpu.engine.decode import HOST_PATHS
 from tests.dicom_files import data_file, psnr, reference
 
 pytestmark = pytest.mark.gpu

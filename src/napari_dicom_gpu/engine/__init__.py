@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 
 _EXPORTS = {
     "availability": ".backends",
-    "MODES": ".decode",
-    "DecodeCancelled": ".decode",
-    "DecodeResult": ".decode",
-    "decode": ".decode",
-    "decode_frames": ".decode",
-    "decode_series": ".decode",
-    "resolve_mode": ".decode",
+    "MODES": ".api",
+    "DecodeCancelled": ".api",
+    "DecodeResult": ".api",
+    "decode": ".api",
+    "decode_frames": ".api",
+    "decode_series": ".api",
+    "resolve_mode": ".api",
     "BackendUnavailableError": ".errors",
     "DicomDecodeError": ".errors",
     "PixelLayout": ".layout",
@@ -45,8 +45,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .backends import availability
-    from .decode import (
+    from .api import (
         MODES,
         DecodeCancelled,
         DecodeResult,
@@ -55,6 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
         decode_series,
         resolve_mode,
     )
+    from .backends import availability
     from .errors import BackendUnavailableError, DicomDecodeError
     from .layout import PixelLayout
     from .record import DecodeRecord
