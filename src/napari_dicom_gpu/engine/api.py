@@ -11,14 +11,13 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from . import quiet, routing
-from .backends import FrameFailure, nvimgcodec, pydicom_cpu
+from .backends import FrameFailure, native, nvimgcodec, pydicom_cpu
 from .codestream import inspect_frame
 from .conform import conform_in_place
 from .errors import BackendUnavailableError, DicomDecodeError
 from .layout import PixelLayout
 from .record import DecodeRecord, FrameEvent
-from .series import load_sources
-from .source import Source
+from .source import Source, load_sources
 from .timing import StageTimer
 
 MODES = ("auto", "gpu", "cpu", "pydicom")
@@ -210,6 +209,9 @@ class _Run:
                         self.routed.append({"file": source.name, "reason": refusal})
                 if codec == pydicom_cpu.NAME:
                     codec = routing.cpu_codec(source.layout, info, first)
+            elif not source.is_encapsulated and self.mode != "pydicom" and native.refusal(source) is None:
+                plan[(native.NAME, "")].extend(range(base, base + n))
+                continue
             elif self.mode == "gpu":
                 why = "native pixel data needs no decoding" if not source.is_encapsulated else "unreadable first frame"
                 self.routed.append({"file": source.name, "reason": why})
@@ -316,6 +318,17 @@ class _Run:
             self._tick(len(group))
         return failures
 
+    def _decode_native(self, slots: list[int], out) -> None:
+        by_source: dict[int, list[int]] = defaultdict(list)
+        for slot in slots:
+            by_source[self._source_index(slot)].append(slot)
+        with self.timer.stage("decode"):
+            for index, group in by_source.items():
+                native.decode_source(self.sources[index], out, group)
+                for slot in group:
+                    self.codec_of_slot[slot] = native.NAME
+        self._tick(len(slots))
+
     def _fallback_codec(self, slot: int, failed_codec: str) -> str | None:
         if failed_codec == nvimgcodec.GPU:
             source, _ = self._where(slot)
@@ -353,7 +366,9 @@ class _Run:
         self.host_path = path if uses_gpu and self.device == "host" else None
         failures: list[tuple[str, FrameFailure]] = [("none", f) for f in self.pending]
         for (codec, colour), slots in plan.items():
-            if codec == pydicom_cpu.NAME:
+            if codec == native.NAME:
+                self._decode_native(slots, out)
+            elif codec == pydicom_cpu.NAME:
                 failures += [(codec, f) for f in self._decode_pydicom(slots, out)]
             else:
                 failures += [(codec, f) for f in self._decode_nvimgcodec(codec, colour, slots, out)]

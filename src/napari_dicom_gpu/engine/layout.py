@@ -9,7 +9,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID, ExplicitVRBigEndian
 
 
-def _int(ds: Dataset, keyword: str, default: int | None = None) -> int:
+def _int(ds, keyword: str, default: int | None = None) -> int:
     value = ds.get(keyword, default)
     if value in (None, ""):
         if default is None:
@@ -38,6 +38,11 @@ class PixelLayout:
         """Read the layout; raises ``KeyError`` naming a missing required element."""
         meta = getattr(ds, "file_meta", None)
         tsyntax = UID(meta.get("TransferSyntaxUID", "")) if meta is not None else UID("")
+        return cls.from_header(ds, tsyntax)
+
+    @classmethod
+    def from_header(cls, ds, tsyntax: UID) -> PixelLayout:
+        """Read the layout from anything with ``get(keyword)`` (a dataset or a fast header)."""
         bits_allocated = _int(ds, "BitsAllocated")
         return cls(
             transfer_syntax=tsyntax,

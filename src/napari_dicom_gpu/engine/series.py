@@ -11,7 +11,7 @@ import numpy as np
 
 from .errors import DicomDecodeError
 from .sniff import DICOM_SUFFIXES, is_dicom_file, is_dicomdir
-from .source import Source, load_source, read_dataset
+from .source import Source, load_sources, read_dataset
 
 
 def expand_paths(paths: list[str | os.PathLike]) -> list[str]:
@@ -80,18 +80,6 @@ def load_series(paths: list[str | os.PathLike]) -> LoadReport:
             sources.append(outcome)
     report.series = group_series(sources)
     return report
-
-
-def _load_or_error(path: str) -> Source | DicomDecodeError:
-    try:
-        return load_source(path)
-    except DicomDecodeError as exc:
-        return exc
-
-
-def load_sources(paths: list) -> list[Source | DicomDecodeError]:
-    """Read each file (a thread pool was slower: parsing holds the GIL); errors are returned."""
-    return [_load_or_error(p) for p in paths]
 
 
 def group_series(sources: list[Source]) -> list[Series]:

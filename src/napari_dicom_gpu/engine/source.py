@@ -20,6 +20,7 @@ from pydicom.uid import (
 
 from . import validate
 from .errors import DicomDecodeError
+from .header import Header, parse_header
 from .layout import PixelLayout
 from .sniff import looks_like_dicom_bytes
 
@@ -28,19 +29,33 @@ PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
 @dataclass
 class Source:
-    """One DICOM file whose pixels are to be decoded."""
+    """One DICOM file whose pixels are to be decoded.
+
+    ``header`` holds the values the engine reads (see ``engine.header``): the fast parser's result
+    when it accepted the file, else the pydicom dataset. ``dataset`` is the full pydicom dataset,
+    parsed on first use. ``raw`` holds the file's bytes while decoding needs them; ``release()``
+    drops them (and a dataset parsed from them) once the frames are decoded.
+    """
 
     path: str
-    dataset: Dataset
+    header: Header
     layout: PixelLayout
+    raw: bytes | None = field(default=None, repr=False)
+    #: where the pixel data value starts in ``raw`` and how long it is (None: undefined length)
+    pixel_offset: int | None = None
+    pixel_length: int | None = None
     #: frame index -> why it could not be split out of the file (filled by ``encoded``)
     broken_frames: dict[int, str] = field(default_factory=dict)
+    _dataset: Dataset | None = field(default=None, repr=False)
     _encoded: list[bytes] | None = field(default=None, repr=False)
 
     @property
-    def header(self) -> Dataset:
-        """The values listed in ``header.HEADER_KEYWORDS`` (``get`` and ``in``); see ``engine.header``."""
-        return self.dataset
+    def dataset(self) -> Dataset:
+        """The full pydicom dataset (parsed, or read again from disk, on first use)."""
+        if self._dataset is None:
+            raw = self.raw if self.raw is not None else _read_bytes(self.path)
+            self._dataset = _parse_dataset(self.path, raw)
+        return self._dataset
 
     @property
     def name(self) -> str:
@@ -48,7 +63,21 @@ class Source:
 
     @property
     def is_encapsulated(self) -> bool:
-        return self.layout.transfer_syntax.is_encapsulated and "PixelData" in self.dataset
+        return self.layout.transfer_syntax.is_encapsulated and self.pixel_keyword == "PixelData"
+
+    @property
+    def pixel_keyword(self) -> str:
+        found = getattr(self.header, "pixel_keyword", None)
+        if found is None:
+            found = next((k for k in PIXEL_KEYWORDS if k in self.dataset), "")
+        return found
+
+    def pixel_buffer(self):
+        """The pixel data element's value: native samples, or the encapsulated items."""
+        if self.pixel_offset is not None and self.raw is not None:
+            end = None if self.pixel_length is None else self.pixel_offset + self.pixel_length
+            return memoryview(self.raw)[self.pixel_offset : end]
+        return self.dataset[self.pixel_keyword].value
 
     @property
     def encoded(self) -> list[bytes] | None:
@@ -64,9 +93,17 @@ class Source:
         if self._encoded:
             return self._encoded[0]
         try:
-            return bytes(next(generate_frames(self.dataset.PixelData, number_of_frames=self.layout.number_of_frames)))
+            return bytes(next(generate_frames(self.pixel_buffer(), number_of_frames=self.layout.number_of_frames)))
         except Exception:
             return None
+
+    def release(self) -> None:
+        """Drop the file's bytes and encoded frames; the dataset can be read again from disk."""
+        if self.path and os.path.isfile(self.path):
+            self.raw = None
+            self._encoded = None
+            if not isinstance(self.header, Dataset):
+                self._dataset = None
 
 
 def _infer_transfer_syntax(ds: Dataset) -> UID | None:
@@ -80,33 +117,38 @@ def _infer_transfer_syntax(ds: Dataset) -> UID | None:
     return ExplicitVRLittleEndian if little else ExplicitVRBigEndian
 
 
-def read_dataset(path: str | os.PathLike) -> Dataset:
-    """Read a DICOM file, with or without preamble; errors name the file and the problem."""
-    path = os.fspath(path)
+def _read_bytes(path: str) -> bytes:
     try:
-        # One read, then parse from memory: far fewer system calls than pydicom's small reads.
-        with open(path, "rb") as fh:
-            raw = io.BytesIO(fh.read())
-        try:
-            ds = dcmread(raw)
-        except InvalidDicomError:
-            # A dataset without preamble and meta header: pydicom reads it when forced, but it
-            # "reads" any bytes that way, so the start must look like a DICOM element first.
-            if not looks_like_dicom_bytes(raw.getvalue()[:132]):
-                raise
-            raw.seek(0)
-            ds = dcmread(raw, force=True)
-            if not len(ds):
-                raise
-        ds.filename = path
+        with open(path, "rb") as fh:  # one read, then parse from memory: far fewer system calls
+            return fh.read()
     except FileNotFoundError:
         raise DicomDecodeError(path, "the file does not exist") from None
     except IsADirectoryError:
         raise DicomDecodeError(path, "this is a folder, not a file") from None
+    except OSError as exc:
+        raise DicomDecodeError(path, f"the file cannot be read ({exc.strerror or exc})") from None
+
+
+def _parse_dataset(path: str, raw: bytes) -> Dataset:
+    """A full pydicom dataset from a file's bytes, with or without preamble."""
+    buffer = io.BytesIO(raw)
+    try:
+        try:
+            ds = dcmread(buffer)
+        except InvalidDicomError:
+            # A dataset without preamble and meta header: pydicom reads it when forced, but it
+            # "reads" any bytes that way, so the start must look like a DICOM element first.
+            if not looks_like_dicom_bytes(raw[:132]):
+                raise
+            buffer.seek(0)
+            ds = dcmread(buffer, force=True)
+            if not len(ds):
+                raise
+        ds.filename = path
     except InvalidDicomError:
         raise DicomDecodeError(path, "this is not a DICOM file") from None
     except Exception as exc:
-        raise DicomDecodeError(path, f"the file is damaged or truncated ({exc})") from None
+        raise DicomDecodeError(path, f"the file is damaged or truncated ({_first_line(exc)})") from None
     if getattr(ds, "file_meta", None) is None:
         ds.file_meta = FileMetaDataset()
     if "TransferSyntaxUID" not in ds.file_meta:
@@ -114,6 +156,12 @@ def read_dataset(path: str | os.PathLike) -> Dataset:
         if inferred is not None:
             ds.file_meta.TransferSyntaxUID = inferred
     return ds
+
+
+def read_dataset(path: str | os.PathLike) -> Dataset:
+    """Read a DICOM file, with or without preamble; errors name the file and the problem."""
+    path = os.fspath(path)
+    return _parse_dataset(path, _read_bytes(path))
 
 
 def has_pixels(ds: Dataset) -> bool:
@@ -126,31 +174,56 @@ def describe_missing_pixels(ds: Dataset) -> str:
     return f"it holds no pixel data{what}, so there is no image to show"
 
 
-def load_source(path: str | os.PathLike | Dataset) -> Source:
+def load_source(path: str | os.PathLike | Dataset, raw: bytes | None = None) -> Source:
     """Read a file (or take a dataset), check its claims, and leave its frames encoded.
 
-    Raises ``DicomDecodeError`` for a file that has no image, or whose header is invalid or
-    claims more pixel data than the file holds or than this machine's memory can take.
+    ``raw``, when given, is the file's content already read. Raises ``DicomDecodeError`` for a
+    file that has no image, or whose header is invalid or claims more pixel data than the file
+    holds or than this machine's memory can take.
     """
     if isinstance(path, Dataset):
         ds, where = path, str(getattr(path, "filename", "") or "")
         if getattr(ds, "file_meta", None) is None:
             ds.file_meta = FileMetaDataset()
-    else:
-        where = os.fspath(path)
-        ds = read_dataset(where)
+        return _checked(where, lambda: _source_from_dataset(where, ds))
+    where = os.fspath(path)
+    raw = _read_bytes(where) if raw is None else raw
+    return _checked(where, lambda: _source_from_bytes(where, raw))
+
+
+def _source_from_bytes(where: str, raw: bytes) -> Source:
+    fast = parse_header(raw, where)
+    if fast is None:
+        return _source_from_dataset(where, _parse_dataset(where, raw), raw)
+    if fast.pixel_keyword is None:
+        return _source_from_dataset(where, _parse_dataset(where, raw), raw)  # says what it holds
+    tsyntax = UID(fast.transfer_syntax or "")
+    validate.check_transfer_syntax(tsyntax, where)
+    layout = _layout(where, lambda: PixelLayout.from_header(fast, tsyntax))
+    return Source(where, fast, layout, raw, fast.pixel_offset, fast.pixel_length)
+
+
+def _source_from_dataset(where: str, ds: Dataset, raw: bytes | None = None) -> Source:
+    if not has_pixels(ds):
+        raise DicomDecodeError(where, describe_missing_pixels(ds))
+    validate.check_transfer_syntax(UID(ds.file_meta.get("TransferSyntaxUID", "") or ""), where)
+    layout = _layout(where, lambda: PixelLayout.from_dataset(ds))
+    return Source(where, ds, layout, raw, _dataset=ds)
+
+
+def _layout(where: str, build) -> PixelLayout:
     try:
-        if not has_pixels(ds):
-            raise DicomDecodeError(where, describe_missing_pixels(ds))
-        validate.check_transfer_syntax(UID(ds.file_meta.get("TransferSyntaxUID", "") or ""), where)
-        try:
-            layout = PixelLayout.from_dataset(ds)
-        except KeyError as exc:
-            raise DicomDecodeError(where, f"the image description is incomplete: {exc} is missing") from None
-        except Exception as exc:
-            raise DicomDecodeError(where, f"the image description cannot be read ({_first_line(exc)})") from None
-        validate.check_layout(layout, where)
-        source = Source(path=where, dataset=ds, layout=layout)
+        return build()
+    except KeyError as exc:
+        raise DicomDecodeError(where, f"the image description is incomplete: {exc} is missing") from None
+    except Exception as exc:
+        raise DicomDecodeError(where, f"the image description cannot be read ({_first_line(exc)})") from None
+
+
+def _checked(where: str, build) -> Source:
+    try:
+        source = build()
+        validate.check_layout(source.layout, where)
         check_pixel_data(source)
     except DicomDecodeError:
         raise
@@ -166,29 +239,32 @@ def _first_line(exc: BaseException) -> str:
 
 def check_pixel_data(source: Source) -> None:
     """The header's claims against the pixel data present and the memory free, before decoding."""
-    ds, layout, where = source.dataset, source.layout, source.path
+    layout, where = source.layout, source.path
     if source.is_encapsulated:
-        validate.check_encapsulated_frames(
-            layout, ds.PixelData, where, "ExtendedOffsetTable" in ds and "ExtendedOffsetTableLengths" in ds
-        )
+        validate.check_encapsulated_frames(layout, source.pixel_buffer(), where, _has_extended_offsets(source))
         first = source.first_frame()
         if first is not None:
             validate.check_codestream(layout, first, where)
     else:
-        keyword = next(k for k in PIXEL_KEYWORDS if k in ds)
-        validate.check_native_length(layout, len(ds[keyword].value or b""), where)
+        validate.check_native_length(layout, len(source.pixel_buffer() or b""), where)
     validate.check_memory(validate.decoded_nbytes(layout), f"decoding {validate.claim(layout)}", where)
+
+
+def _has_extended_offsets(source: Source) -> bool:
+    # The fast parser declines files with an extended offset table, so its header never has one.
+    header = source.header
+    return isinstance(header, Dataset) and "ExtendedOffsetTable" in header and "ExtendedOffsetTableLengths" in header
 
 
 def split_frames(source: Source) -> list[bytes]:
     """The encoded frames; frames that cannot be split out are recorded, not fatal."""
-    ds, n = source.dataset, source.layout.number_of_frames
+    n = source.layout.number_of_frames
     frames: list[bytes] = []
     offsets = None
-    if "ExtendedOffsetTable" in ds and "ExtendedOffsetTableLengths" in ds:
-        offsets = (ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths)
+    if _has_extended_offsets(source):
+        offsets = (source.header.ExtendedOffsetTable, source.header.ExtendedOffsetTableLengths)
     try:
-        for frame in generate_frames(ds.PixelData, number_of_frames=n, extended_offsets=offsets):
+        for frame in generate_frames(source.pixel_buffer(), number_of_frames=n, extended_offsets=offsets):
             frames.append(bytes(frame))
     except Exception as exc:
         source.broken_frames[len(frames)] = f"the encapsulated data is damaged ({exc})"
@@ -197,3 +273,42 @@ def split_frames(source: Source) -> list[bytes]:
     for missing in range(len(frames), n):
         source.broken_frames.setdefault(missing, "the frame is missing from the file")
     return frames
+
+
+#: threads reading files: reads release the GIL, so they overlap each other and the parsing
+READ_THREADS = min(8, 2 * (os.cpu_count() or 1))
+
+
+def _read_or_error(path: str) -> bytes | DicomDecodeError:
+    try:
+        return _read_bytes(path)
+    except DicomDecodeError as exc:
+        return exc
+
+
+def load_sources(paths: list) -> list[Source | DicomDecodeError]:
+    """Read and check every file (datasets are taken as they are); errors are returned, in order.
+
+    Files are read on threads, a few ahead of the parsing, which holds the GIL.
+    """
+    def load(item, raw) -> Source | DicomDecodeError:
+        if isinstance(raw, DicomDecodeError):
+            return raw
+        try:
+            return load_source(item, raw)
+        except DicomDecodeError as exc:
+            return exc
+
+    files = [os.fspath(p) for p in paths if not isinstance(p, Dataset)]
+    if len(files) < 4:
+        contents = iter([_read_or_error(p) for p in files])
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="dicom-read")
+        contents = pool.map(_read_or_error, files)
+        pool.shutdown(wait=False)
+    out = []
+    for item in paths:
+        out.append(load(item, None) if isinstance(item, Dataset) else load(item, next(contents)))
+    return out
