@@ -35,7 +35,7 @@ def iter_load(
     yield from report.skipped
     for group in report.series:
         try:
-            result = decode_series([], backend, sources=group.sources, progress=progress, cancel=cancel)
+            result = decode_series([], backend, sources=group.sources, progress=progress, cancel=cancel, values=True)
         except DicomDecodeError as exc:
             yield exc
             continue

@@ -239,7 +239,7 @@ def to_layer(result: DecodeResult) -> LayerSpec:
         data = data if len(pixels) > 1 else data[None]
         rgb = True
     else:
-        data = modality_values(pixels, sources)
+        data = pixels if result.values_applied else modality_values(pixels, sources)
         rgb = layout.samples_per_pixel == 3
     if data.shape[0] == 1:
         data = data[0]

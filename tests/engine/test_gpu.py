@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_dicom_gpu import decode
+from napari_dicom_gpu import decode, decode_series
 from napari_dicom_gpu.engine.api import HOST_PATHS
 from napari_dicom_gpu.engine.backends import nvimgcodec
 from tests.dicom_files import data_file, psnr, reference
@@ -100,3 +100,13 @@ def test_corrupt_frame_on_gpu_falls_back_and_keeps_the_others(tmp_path):
     ref = reference(data_file("examples_ybr_color.dcm"))
     good = [i for i in range(30) if i != 5]
     assert psnr(result.pixels[good], ref[good]) >= 40
+
+
+@pytest.mark.parametrize("name", ["693_J2KR.dcm", "MR2_J2KR.dcm"])  # CT in HU; MR with a float slope
+def test_values_applied_on_the_gpu_equal_the_host_values(name):
+    path = data_file(name)
+    on_gpu = decode_series([path], "gpu", values=True)
+    on_cpu = decode_series([path], "cpu", values=True)
+    assert on_gpu.record.codecs == {nvimgcodec.GPU: 1}
+    assert on_gpu.values_applied and on_gpu.pixels.dtype == on_cpu.pixels.dtype
+    np.testing.assert_array_equal(on_gpu.pixels, on_cpu.pixels)

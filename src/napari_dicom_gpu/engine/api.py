@@ -19,6 +19,7 @@ from .layout import PixelLayout
 from .record import DecodeRecord, FrameEvent
 from .source import Source, load_sources
 from .timing import StageTimer
+from .values import apply_rescale, rescale_of
 
 MODES = ("auto", "gpu", "cpu", "pydicom")
 PathLike = str | os.PathLike | Dataset
@@ -36,6 +37,8 @@ class DecodeResult:
     pixels: object  # numpy.ndarray, or a CuPy array when decoded with device="cuda"
     record: DecodeRecord
     sources: list[Source] = field(default_factory=list)
+    #: the modality rescale (HU) is already applied to ``pixels``
+    values_applied: bool = False
 
     @property
     def layout(self) -> PixelLayout:
@@ -85,8 +88,14 @@ def decode_series(
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
     sources: Sequence[Source] | None = None,
+    values: bool = False,
 ) -> DecodeResult:
-    """Decode the frames of several files with one layout into one volume, in one batch."""
+    """Decode the frames of several files with one layout into one volume, in one batch.
+
+    With ``values=True`` the modality rescale (CT: HU) is applied too where the engine can
+    (classic single-frame monochrome images; on the GPU before the copy to host), and
+    ``result.values_applied`` says whether it was.
+    """
     if device not in ("host", "cuda"):
         raise ValueError(f"device must be 'host' or 'cuda', not {device!r}")
     timer = StageTimer()
@@ -106,7 +115,9 @@ def decode_series(
     keys = {s.layout.stack_key() for s in sources}
     if len(keys) > 1:
         raise DicomDecodeError(sources[0].path, "the files do not share one image layout")
-    return _Run(sources, mode, device, timer, progress, cancel).execute()
+    run = _Run(sources, mode, device, timer, progress, cancel)
+    run.rescale = rescale_of(sources) if values else None
+    return run.execute()
 
 
 HOST_PATHS = ("direct-pinned", "direct-pageable", "staged-pinned", "staged-pageable")
@@ -160,6 +171,8 @@ class _Run:
         self.errors: list[FrameEvent] = []
         self.routed: list[dict] = []  # files the GPU mode sent to the CPU, and why
         self.host_path: str | None = None  # how GPU output reached the host, when it did
+        self.rescale = None  # (slopes, intercepts) to apply, from values.rescale_of
+        self.values_applied = False
         self.done = 0
 
     # -- helpers -------------------------------------------------------------------------------
@@ -356,7 +369,7 @@ class _Run:
             if whole is not None:
                 self.codec_of_slot = dict.fromkeys(range(self.total), pydicom_cpu.NAME)
                 self._tick(self.total)
-                return self._finish(whole)
+                return self._finish(self._values(whole))
         uses_gpu = any(codec == nvimgcodec.GPU for codec, _ in plan)
         # Host results of GPU decodes go through one CUDA volume and one copy when CuPy is here.
         path = host_path() if self.device == "host" and uses_gpu else "direct-pageable"
@@ -374,12 +387,23 @@ class _Run:
                 failures += [(codec, f) for f in self._decode_nvimgcodec(codec, colour, slots, out)]
         self._conform(out)
         self._retry(failures, out)
+        out = self._values(out)
         if staged:
             with self.timer.stage("to_host"):
                 host = _host_empty(out.shape, out.dtype, pinned)
                 out.get(out=host)
-                out = host.astype(self.layout.dtype, copy=False)
+                wanted = out.dtype if self.values_applied else self.layout.dtype
+                out = host.astype(wanted, copy=False)
         return self._finish(out)
+
+    def _values(self, out):
+        """The modality rescale, where the engine applies it (on the GPU before the copy)."""
+        if self.rescale is None:
+            return out
+        with self.timer.stage("values"):
+            out = apply_rescale(out, *self.rescale)
+        self.values_applied = True
+        return out
 
     def _conform(self, out) -> None:
         with self.timer.stage("decode"):
@@ -439,7 +463,9 @@ class _Run:
         )
         if nvimgcodec.GPU in counts:
             record.gpu = nvimgcodec.availability(nvimgcodec.GPU).details.get("gpu", "GPU")
-        return DecodeResult(out, record, self.sources)
+        for source in self.sources:
+            source.release()  # the encoded bytes are done with; the dataset can be read again
+        return DecodeResult(out, record, self.sources, self.values_applied)
 
 
 def _xp(array):
