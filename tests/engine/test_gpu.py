@@ -110,3 +110,14 @@ def test_values_applied_on_the_gpu_equal_the_host_values(name):
     assert on_gpu.record.codecs == {nvimgcodec.GPU: 1}
     assert on_gpu.values_applied and on_gpu.pixels.dtype == on_cpu.pixels.dtype
     np.testing.assert_array_equal(on_gpu.pixels, on_cpu.pixels)
+
+
+def test_a_small_gpu_memory_budget_decodes_in_batches_straight_to_host(monkeypatch):
+    # 0.01 of free memory is still far more than the cine: force the batches down to 2 frames.
+    from napari_dicom_gpu.engine import api
+
+    monkeypatch.setattr(api, "gpu_memory_budget", lambda: 4 * 240 * 320 * 3)
+    path = data_file("examples_ybr_color.dcm")
+    result = decode(path, "gpu")
+    assert result.record.host_path.startswith("direct")
+    assert psnr(np.asarray(result.pixels), reference(path)) >= 40

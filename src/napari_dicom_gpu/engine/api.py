@@ -142,6 +142,25 @@ def host_path() -> str:
 
 
 DEFAULT_HOST_PATH = "staged-pinned"
+#: share of the GPU memory free at the start of a decode that one decode may use
+#: (``NAPARI_DICOM_GPU_MEMORY_FRACTION`` overrides)
+DEFAULT_GPU_MEMORY_FRACTION = 0.5
+
+
+def gpu_memory_budget() -> int:
+    """Bytes of GPU memory one decode may hold at once: a share of what is free now."""
+    try:
+        fraction = float(os.environ.get("NAPARI_DICOM_GPU_MEMORY_FRACTION", DEFAULT_GPU_MEMORY_FRACTION))
+    except ValueError:
+        fraction = DEFAULT_GPU_MEMORY_FRACTION
+    fraction = min(max(fraction, 0.01), 0.95)
+    try:
+        import cupy
+
+        free, _total = cupy.cuda.runtime.memGetInfo()
+    except Exception:
+        return 1 << 30  # without CuPy nothing is staged; batches of about 1 GiB
+    return int(free * fraction)
 
 
 def _host_empty(shape, dtype, pinned: bool) -> np.ndarray:
@@ -172,6 +191,7 @@ class _Run:
         self.routed: list[dict] = []  # files the GPU mode sent to the CPU, and why
         self.host_path: str | None = None  # how GPU output reached the host, when it did
         self.rescale = None  # (slopes, intercepts) to apply, from values.rescale_of
+        self.gpu_budget = 1 << 30
         self.values_applied = False
         self.done = 0
 
@@ -254,6 +274,9 @@ class _Run:
             self.timer.add("init", init)
         failures: list[FrameFailure] = []
         chunk = len(slots) if self.progress is None else max(16, len(slots) // 10)
+        if codec == nvimgcodec.GPU:
+            # A batch's decoded frames must fit the GPU memory budget (nvImageCodec holds them).
+            chunk = min(chunk, max(1, self.gpu_budget // (2 * self.layout.frame_nbytes)))
         for start in range(0, len(slots), chunk):
             part = slots[start : start + chunk]
             frames = [self._where(s) for s in part]
@@ -371,8 +394,12 @@ class _Run:
                 self._tick(self.total)
                 return self._finish(self._values(whole))
         uses_gpu = any(codec == nvimgcodec.GPU for codec, _ in plan)
-        # Host results of GPU decodes go through one CUDA volume and one copy when CuPy is here.
+        # Host results of GPU decodes go through one CUDA volume and one copy when CuPy is here
+        # and the volume (twice, for the value conversion) fits the GPU memory budget.
+        self.gpu_budget = gpu_memory_budget() if uses_gpu else 0
         path = host_path() if self.device == "host" and uses_gpu else "direct-pageable"
+        if path.startswith("staged") and 2 * self.total * self.layout.frame_nbytes > self.gpu_budget:
+            path = "direct-" + path.split("-")[1]
         staged = path.startswith("staged")
         pinned = path.endswith("pinned")
         out = self._allocate(on_gpu=self.device == "cuda" or staged, pinned=pinned and not staged)
