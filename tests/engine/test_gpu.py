@@ -114,9 +114,9 @@ def test_values_applied_on_the_gpu_equal_the_host_values(name):
 
 def test_a_small_gpu_memory_budget_decodes_in_batches_straight_to_host(monkeypatch):
     # 0.01 of free memory is still far more than the cine: force the batches down to 2 frames.
-    from napari_dicom_gpu.engine import api
+    from napari_dicom_gpu.engine import run
 
-    monkeypatch.setattr(api, "gpu_memory_budget", lambda: 4 * 240 * 320 * 3)
+    monkeypatch.setattr(run, "gpu_memory_budget", lambda: 4 * 240 * 320 * 3)
     path = data_file("examples_ybr_color.dcm")
     result = decode(path, "gpu")
     assert result.record.host_path.startswith("direct")

@@ -21,6 +21,7 @@ _EXPORTS = {
     "BackendUnavailableError": ".errors",
     "DicomDecodeError": ".errors",
     "PixelLayout": ".layout",
+    "Mode": ".modes",
     "DecodeRecord": ".record",
     "Source": ".source",
     "load_source": ".source",
@@ -33,6 +34,7 @@ __all__ = [
     "DecodeResult",
     "DicomDecodeError",
     "MODES",
+    "Mode",
     "PixelLayout",
     "Source",
     "availability",
@@ -57,6 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .backends import availability
     from .errors import BackendUnavailableError, DicomDecodeError
     from .layout import PixelLayout
+    from .modes import Mode
     from .record import DecodeRecord
     from .source import Source, load_source, read_dataset
 

@@ -1,4 +1,4 @@
-"""Which codec decodes which file: per transfer syntax, bit depth and colour model.
+"""When nvImageCodec should decline a file: per transfer syntax, bit depth, sign and colour model.
 
 The choices follow measurements (``benchmarks/`` and the project's decode facts): nvImageCodec's
 CPU backend is exact and far faster than pydicom for 8-bit JPEG, slower for JPEG 2000 lossless,
@@ -18,9 +18,9 @@ from pydicom.uid import (
     JPEGLosslessSV1,
 )
 
-from .backends import nvimgcodec, pydicom_cpu
-from .codestream import FrameCodestream, jpeg_precision
-from .layout import PixelLayout
+from ..codestream import FrameCodestream, jpeg_precision
+from ..layout import PixelLayout
+from . import nvimgcodec
 
 GPU_SYNTAXES = frozenset(
     {
@@ -70,21 +70,19 @@ def gpu_refusal(layout: PixelLayout, first_frame: bytes) -> str | None:
     return None
 
 
-def cpu_codec(layout: PixelLayout, info: FrameCodestream, first_frame: bytes) -> str:
-    """The fastest exact CPU codec for this file."""
+def cpu_refusal(layout: PixelLayout, info: FrameCodestream, first_frame: bytes) -> str | None:
+    """Why nvImageCodec's CPU backend should not take this file (pydicom is faster or exact)."""
     if not nvimgcodec.availability(nvimgcodec.CPU):
-        return pydicom_cpu.NAME
+        return nvimgcodec.availability(nvimgcodec.CPU).reason
     tsyntax = layout.transfer_syntax
-    if tsyntax == JPEGBaseline8Bit and layout.samples_per_pixel in (1, 3):
-        return nvimgcodec.CPU
-    if tsyntax in LOSSLESS_JPEG and layout.samples_per_pixel in (1, 3):
+    if layout.samples_per_pixel not in (1, 3):
+        return f"{layout.samples_per_pixel} samples per pixel"
+    if tsyntax == JPEGBaseline8Bit:
+        return None
+    if tsyntax in LOSSLESS_JPEG:
         if (jpeg_precision(first_frame) or layout.bits_stored) <= 8:
-            return nvimgcodec.CPU
-        return pydicom_cpu.NAME
-    if (
-        tsyntax == JPEG2000
-        and layout.samples_per_pixel == 1
-        and not info.j2k_signed
-    ):
-        return nvimgcodec.CPU  # lossy J2K: measured faster than pydicom's OpenJPEG path
-    return pydicom_cpu.NAME
+            return None
+        return "lossless JPEG above 8 bits is not decoded by nvImageCodec's CPU backend"
+    if tsyntax == JPEG2000 and layout.samples_per_pixel == 1 and not info.j2k_signed:
+        return None  # lossy J2K: measured faster than pydicom's OpenJPEG path
+    return f"pydicom is faster or exact where nvImageCodec's CPU backend is not ({tsyntax.name})"

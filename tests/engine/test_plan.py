@@ -1,0 +1,48 @@
+"""Plans per source: codec chains from the registry, in fallback order, with reasons."""
+
+from __future__ import annotations
+
+import pytest
+
+from napari_dicom_gpu.engine.backends import native, nvimgcodec, pydicom_cpu, registry
+from napari_dicom_gpu.engine.modes import Mode
+from napari_dicom_gpu.engine.plan import plan_source
+from napari_dicom_gpu.engine.source import load_source
+from tests.dicom_files import data_file
+
+CPU_OK = bool(nvimgcodec.availability(nvimgcodec.CPU))
+
+
+def plan(name: str, mode: Mode):
+    return plan_source(load_source(data_file(name)), 0, mode)
+
+
+def test_pydicom_mode_uses_only_the_reference():
+    assert plan("examples_ybr_color.dcm", Mode.PYDICOM).codecs == [pydicom_cpu.NAME]
+
+
+def test_native_data_is_copied_and_pydicom_is_its_fallback():
+    assert plan("CT_small.dcm", Mode.CPU).codecs == [native.NAME, pydicom_cpu.NAME]
+
+
+def test_big_endian_native_data_goes_to_pydicom():
+    assert plan("MR_small_bigendian.dcm", Mode.CPU).codecs == [pydicom_cpu.NAME]
+
+
+@pytest.mark.skipif(not CPU_OK, reason="nvImageCodec's CPU backend is not available")
+def test_jpeg_baseline_chain_is_fast_cpu_then_pydicom():
+    chosen = plan("examples_ybr_color.dcm", Mode.CPU)
+    assert chosen.codecs == [nvimgcodec.CPU, pydicom_cpu.NAME]
+    assert chosen.after(nvimgcodec.CPU) == pydicom_cpu.NAME and chosen.after(pydicom_cpu.NAME) is None
+    assert chosen.colour == "SRGB"  # YBR_FULL_422 becomes RGB, as pydicom returns it
+
+
+def test_rle_in_gpu_mode_says_why_the_gpu_was_not_used():
+    chosen = plan("emri_small_RLE.dcm", Mode.GPU)
+    assert chosen.codecs == [pydicom_cpu.NAME]
+    assert any("RLE Lossless has no GPU decoder" in why for why in chosen.routed)
+
+
+def test_every_chain_ends_with_pydicom():
+    for syntax in (*registry.NATIVE_SYNTAXES, *registry.ENCAPSULATED_GPU, *registry.PYDICOM_ONLY):
+        assert registry.chain(syntax)[-1].name == pydicom_cpu.NAME
