@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from .record import DecodeRecord, FrameEvent
 from .result import DecodeCancelled, DecodeResult
 from .source import Source
 from .values import apply_rescale
+
+#: threads decoding files with pydicom's codecs on the CPU
+CPU_WORKERS = os.cpu_count() or 1
 
 HOST_PATHS = ("direct-pinned", "direct-pageable", "staged-pinned", "staged-pageable")
 
@@ -208,26 +212,39 @@ class Run:
         ]
 
     def _decode_pydicom(self, slots: list[int], out) -> list[FrameFailure]:
-        failures: list[FrameFailure] = []
+        """pydicom's decoders, one source per task; several sources decode on threads (the
+        codecs release the GIL while they work), results are gathered in order."""
         by_source: dict[int, list[int]] = defaultdict(list)
         for slot in slots:
             by_source[self._source_index(slot)].append(slot)
-        for index, group in by_source.items():
+        on_gpu = hasattr(out, "__cuda_array_interface__")
+
+        def decode_one(item: tuple[int, list[int]]) -> list[FrameFailure]:
+            index, group = item
             source, base = self.sources[index], self.bases[index]
             frames = [s - base for s in group]
+            if not on_gpu:
+                return pydicom_cpu.decode_source(source, out, group, frames)
+            host = np.zeros((len(group), *self.layout.frame_shape), self.layout.dtype)
+            bad = pydicom_cpu.decode_source(source, host, list(range(len(group))), frames)
+            for i, slot in enumerate(group):
+                out[slot] = _upload(host[i])
+            return [FrameFailure(group[f.slot], f.reason) for f in bad]
+
+        failures: list[FrameFailure] = []
+        items = list(by_source.items())
+        pool = ThreadPoolExecutor(CPU_WORKERS, "dicom-decode") if len(items) >= 4 and CPU_WORKERS > 1 else None
+        try:
             with self.timer.stage("decode"):
-                if hasattr(out, "__cuda_array_interface__"):
-                    host = np.zeros((len(group), *self.layout.frame_shape), self.layout.dtype)
-                    bad = pydicom_cpu.decode_source(source, host, list(range(len(group))), frames)
-                    for i, slot in enumerate(group):
-                        out[slot] = _upload(host[i])
-                    bad = [FrameFailure(group[f.slot], f.reason) for f in bad]
-                else:
-                    bad = pydicom_cpu.decode_source(source, out, group, frames)
-            failures += bad
-            for slot in group:
-                self.codec_of_slot[slot] = pydicom_cpu.NAME
-            self._tick(len(group))
+                results = pool.map(decode_one, items) if pool else map(decode_one, items)
+                for (_, group), bad in zip(items, results, strict=True):
+                    failures += bad
+                    for slot in group:
+                        self.codec_of_slot[slot] = pydicom_cpu.NAME
+                    self._tick(len(group))
+        finally:
+            if pool:
+                pool.shutdown(wait=True, cancel_futures=True)
         return failures
 
     def _decode_native(self, slots: list[int], out) -> None:
