@@ -29,6 +29,9 @@ _scratch = None
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 #: at most this many distinct lines are kept per capture
 MAX_LINES = 50
+#: lines that say nothing about the file being decoded: logged, never put in a record
+#: (nvImageCodec reports its optional TIFF extension missing each time it loads)
+NOT_ABOUT_THE_FILE = re.compile(r"nvtiff|nvTIFF", re.IGNORECASE)
 
 
 def _enter() -> None:
@@ -71,9 +74,11 @@ def _leave() -> list[str]:
     lines = []
     for line in text.splitlines():
         line = _ANSI.sub("", line).strip()
-        if line and line not in lines and len(lines) < MAX_LINES:
+        if not line or line in lines:
+            continue
+        log.debug("%s", line)
+        if not NOT_ABOUT_THE_FILE.search(line) and len(lines) < MAX_LINES:
             lines.append(line)
-            log.debug("%s", line)
     return lines
 
 
