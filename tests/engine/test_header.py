@@ -49,7 +49,7 @@ def _normalised(value):
 
 def _same(ours, theirs) -> bool:
     if isinstance(ours, list) and isinstance(theirs, list):
-        return len(ours) == len(theirs) and all(_same(a, b) for a, b in zip(ours, theirs))
+        return len(ours) == len(theirs) and all(_same(a, b) for a, b in zip(ours, theirs, strict=True))
     if isinstance(ours, float) and isinstance(theirs, float) and math.isnan(ours):
         return math.isnan(theirs)
     return type(ours) is type(theirs) and ours == theirs
@@ -220,3 +220,37 @@ def test_fragments_are_pydicoms_fragments(name):
     expected = list(generate_fragments(ds.PixelData))
     items = [header.offset_table, *header.fragments]  # pydicom counts the offset table as a fragment
     assert [raw[start:start + size] for start, size in items] == expected
+
+
+def _with_sequences(tmp_path, *, implicit: bool, defined_length: bool) -> Path:
+    """CT_small with nested sequences repeating kept keywords, written as asked."""
+    ds = pydicom.dcmread(data_file("CT_small.dcm"))
+    inner = pydicom.Dataset()
+    inner.SeriesInstanceUID = "1.2.3.4"
+    inner.Rows = 7
+    outer = pydicom.Dataset()
+    outer.SeriesInstanceUID = "1.2.3.5"
+    outer.ReferencedImageSequence = [inner, inner]
+    ds.ReferencedSeriesSequence = [outer]
+    for element in (ds["ReferencedSeriesSequence"], outer["ReferencedImageSequence"]):
+        element.is_undefined_length = not defined_length
+    for item in (inner, outer):
+        item.is_undefined_length_sequence_item = not defined_length
+    path = tmp_path / f"sequences-{implicit}-{defined_length}.dcm"
+    if implicit:
+        ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+@pytest.mark.parametrize("defined_length", [False, True], ids=["undefined-length", "defined-length"])
+@pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit"])
+def test_nested_sequences_are_stepped_over(tmp_path, implicit, defined_length):
+    path = _with_sequences(tmp_path, implicit=implicit, defined_length=defined_length)
+    raw = path.read_bytes()
+    header = parse_header(raw)
+    reference = pydicom.dcmread(path)
+    assert header is not None
+    assert header.get("SeriesInstanceUID") == reference.SeriesInstanceUID != "1.2.3.5"
+    assert header.get("Rows") == reference.Rows == 128
+    assert raw[header.pixel_offset:header.pixel_offset + header.pixel_length] == reference.PixelData

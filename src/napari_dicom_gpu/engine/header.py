@@ -120,7 +120,7 @@ def _swapped(tag: int) -> int:
     return ((tag & 0xFFFF) << 16) | (tag >> 16)
 
 
-_UNDEFINED = 0xFFFFFFFF
+_UNDEFINED = 0xFFFFFFFF  # the length of sequences, items and encapsulated pixel data
 _ITEM = _swapped(0xFFFEE000)
 _ITEM_END = _swapped(0xFFFEE00D)
 _SEQUENCE_END = _swapped(0xFFFEE0DD)
@@ -137,7 +137,7 @@ _LONG_VRS = (b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN
 _SHORT_VRS = (b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT",
               b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US")
 #: VR bytes -> header size of an explicit VR element (8 or 12); a VR not here is declined.
-_HEADER_SIZE = {**{vr: 8 for vr in _SHORT_VRS}, **{vr: 12 for vr in _LONG_VRS}}
+_HEADER_SIZE = {**dict.fromkeys(_SHORT_VRS, 8), **dict.fromkeys(_LONG_VRS, 12)}
 
 _SHORT_VR_SET = frozenset(_SHORT_VRS)
 _LONG_VR_SET = frozenset(_LONG_VRS)
@@ -166,6 +166,25 @@ for _keyword in HEADER_KEYWORDS:
     _tag = tag_for_keyword(_keyword)
     _WANTED[_swapped(_tag)] = (_keyword, dictionary_VR(_tag).encode())
 del _keyword, _tag
+
+def _sequence_tags() -> frozenset[int]:
+    from pydicom.datadict import DicomDictionary
+
+    return frozenset(_swapped(tag) for tag, entry in DicomDictionary.items() if entry[0] == "SQ")
+
+
+#: Sequences of the DICOM dictionary, recognised in implicit VR files by their tag.
+_SEQUENCE_TAGS = _sequence_tags()
+#: Top-level tags the walk keeps: the wanted ones and the character set.
+_KEEP = frozenset(_WANTED) | {_CHARSET}
+_KEPT, _PIXELS, _SEQUENCE, _GROUPS = 1, 2, 3, 4
+#: Implicit VR: what a top-level tag needs, for the tags that need anything (one look-up each).
+_IMPLICIT_SPECIAL = {
+    **dict.fromkeys(_SEQUENCE_TAGS, _SEQUENCE), **dict.fromkeys(_FUNCTIONAL_GROUPS, _GROUPS),
+    **dict.fromkeys(_KEEP, _KEPT), **dict.fromkeys(_PIXEL_TAGS, _PIXELS),
+}
+#: Explicit VR: pixel data with a short VR (invalid) is noted, then declined.
+_KEEP_EXPLICIT = _KEEP | frozenset(_PIXEL_TAGS)
 
 _SYNTAX_CACHE: dict[str, str | None] = {}
 
@@ -559,23 +578,3 @@ def _convert(buf, found: dict) -> dict[str, Any]:
         else:
             raise _Decline  # PN, AT, binary and ambiguous VRs: not read here
     return values
-
-
-def _sequence_tags() -> frozenset[int]:
-    from pydicom.datadict import DicomDictionary
-
-    return frozenset(_swapped(tag) for tag, entry in DicomDictionary.items() if entry[0] == "SQ")
-
-
-#: Sequences of the DICOM dictionary, recognised in implicit VR files by their tag.
-_SEQUENCE_TAGS = _sequence_tags()
-#: Top-level tags the walk keeps: the wanted ones and the character set.
-_KEEP = frozenset(_WANTED) | {_CHARSET}
-_KEPT, _PIXELS, _SEQUENCE, _GROUPS = 1, 2, 3, 4
-#: Implicit VR: what a top-level tag needs, for the tags that need anything (one look-up each).
-_IMPLICIT_SPECIAL = {
-    **{tag: _SEQUENCE for tag in _SEQUENCE_TAGS}, **{tag: _GROUPS for tag in _FUNCTIONAL_GROUPS},
-    **{tag: _KEPT for tag in _KEEP}, **{tag: _PIXELS for tag in _PIXEL_TAGS},
-}
-#: Explicit VR: pixel data with a short VR (invalid) is noted, then declined.
-_KEEP_EXPLICIT = _KEEP | frozenset(_PIXEL_TAGS)
