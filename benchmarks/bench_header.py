@@ -13,7 +13,7 @@ positions, instance numbers and UIDs) into a temporary folder, then times, per f
 - ``read+parse threads``: read+parse on a pool of ``--threads`` threads (the GIL is released
   during the read only).
 
-Files are in the page cache (just written). Usage::
+Files are in the page cache (just written). The methods take turns in each pass. Usage::
 
     python benchmarks/bench_header.py [--n 1000] [--repeat 5] [--threads 4] [--out results.json]
 """
@@ -72,29 +72,33 @@ def all_values(header) -> list:
     return [header.get(keyword) for keyword in HEADER_KEYWORDS]
 
 
-def per_file_us(work, paths: list[str], repeat: int) -> dict[str, float]:
-    """Median and best time per file over ``repeat`` passes over all files, in microseconds."""
-    times = []
+def per_file_us(works: dict, paths: list[str], repeat: int) -> dict[str, dict[str, float]]:
+    """Median and best time per file over ``repeat`` passes over all files, in microseconds.
+
+    The methods take turns within each pass, so a busy machine slows them alike.
+    """
+    times: dict[str, list[float]] = {method: [] for method in works}
     for _ in range(repeat):
-        start = time.perf_counter()
-        work(paths)
-        times.append((time.perf_counter() - start) / len(paths) * 1e6)
-    return {"median_us": statistics.median(times), "best_us": min(times)}
+        for method, work in works.items():
+            start = time.perf_counter()
+            work(paths)
+            times[method].append((time.perf_counter() - start) / len(paths) * 1e6)
+    return {method: {"median_us": statistics.median(t), "best_us": min(t)} for method, t in times.items()}
 
 
 def methods(threads: int) -> dict:
     def each(function):
         return lambda paths: [function(p) for p in paths]
 
-    def parse_only(paths):
-        # Bytes read once, outside the timed passes (cached on the function).
-        cache = parse_only.cache
-        if cache.get("paths") is not paths:
-            cache.update(paths=paths, raws=[read_bytes(p) for p in paths])
-        for raw in cache["raws"]:
-            parse_header(raw)
+    raws: dict[str, bytes] = {}
 
-    parse_only.cache = {}
+    def parse_only(paths):
+        # Bytes read once, outside the timed passes.
+        for path in paths:
+            if path not in raws:
+                raws[path] = read_bytes(path)
+        for path in paths:
+            parse_header(raws[path])
 
     def threaded(paths):
         with ThreadPoolExecutor(threads) as pool:
@@ -125,10 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         for label, name in SOURCES.items():
             paths = write_copies(name, Path(tmp) / name, args.n)
             assert all(read_and_parse(p) is not None for p in paths[:10]), f"{name} declined by parse_header"
-            rows = {}
-            for method, work in methods(args.threads).items():
+            works = methods(args.threads)
+            for work in works.values():
                 work(paths[: min(50, len(paths))])  # warm up imports and caches
-                rows[method] = per_file_us(work, paths, args.repeat)
+            rows = per_file_us(works, paths, args.repeat)
             base = rows["dcmread_stop"]["median_us"]
             for row in rows.values():
                 row["speedup_vs_dcmread_stop"] = base / row["median_us"]

@@ -117,11 +117,15 @@ def test_big_endian_deflated_and_meta_less_files_are_declined(name):
     assert parse_header(raw) is None
 
 
-def test_memoryview_input_gives_the_same_header():
-    raw = Path(data_file("CT_small.dcm")).read_bytes()
-    from_bytes, from_view = parse_header(raw), parse_header(memoryview(raw))
-    assert from_view.values == from_bytes.values
-    assert (from_view.pixel_offset, from_view.pixel_length) == (from_bytes.pixel_offset, from_bytes.pixel_length)
+@pytest.mark.parametrize("name", ["CT_small.dcm", "rtdose.dcm", "JPEG2000.dcm"])
+@pytest.mark.parametrize("kind", [memoryview, bytearray, lambda raw: memoryview(bytearray(raw))],
+                         ids=["memoryview", "bytearray", "writable-memoryview"])
+def test_other_buffers_give_the_same_header(name, kind):
+    raw = Path(data_file(name)).read_bytes()
+    from_bytes, from_other = parse_header(raw), parse_header(kind(raw))
+    assert from_other.values == from_bytes.values
+    assert (from_other.pixel_offset, from_other.pixel_length) == (from_bytes.pixel_offset, from_bytes.pixel_length)
+    assert from_other.fragments == from_bytes.fragments
 
 
 def test_empty_values_read_as_pydicom_reads_them(tmp_path):

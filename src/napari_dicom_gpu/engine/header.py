@@ -152,8 +152,9 @@ _NUMBERS = {vr: struct.Struct("<" + code) for vr, code in (
 #: VRs whose empty value pydicom reads as ``None`` (text VRs read as "").
 _EMPTY_IS_NONE = frozenset(_NUMBERS) | {b"DS", b"IS"}
 
-#: Text VRs decoded like pydicom's ``convert_string``/``convert_UI`` (default repertoire).
-_STRING_VRS = frozenset((b"AE", b"AS", b"CS", b"DA", b"DT", b"TM", b"UI"))
+#: Text VRs decoded like pydicom's ``convert_string``/``convert_UI`` (default repertoire; DA, DT
+#: and TM as pydicom reads them by default, without ``config.datetime_conversion``).
+_STRING_VRS = frozenset((b"AS", b"CS", b"DA", b"DT", b"TM", b"UI"))
 #: Text VRs in the file's character set, split on backslashes (pydicom's ``convert_text``).
 _TEXT_VRS = frozenset((b"LO", b"SH", b"UC"))
 #: Text VRs in the file's character set, never split (pydicom's ``convert_single_string``).
@@ -275,7 +276,7 @@ def _parse(buf: bytes | bytearray | memoryview, path: str) -> FastHeader | None:
     if kind == "implicit":
         # pydicom reads a dataset whose first element carries a VR as explicit, whatever the
         # meta group says; leave such files to it.
-        if pos + 6 <= end and buf[pos + 4:pos + 6] in _HEADER_SIZE:
+        if pos + 6 <= end and bytes(buf[pos + 4:pos + 6]) in _HEADER_SIZE:
             return None
         pos = _walk_implicit_top(buf, pos, end, found, nested, header)
     else:
