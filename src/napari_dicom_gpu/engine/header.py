@@ -18,7 +18,7 @@ import struct
 from typing import Any, Protocol
 
 from pydicom.datadict import dictionary_VR, tag_for_keyword
-from pydicom.uid import UID
+from pydicom.uid import AllTransferSyntaxes, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 #: Keywords the engine reads per file. Anything else (functional groups of enhanced files, the
 #: header tree the widget shows) comes from the full dataset.
@@ -187,26 +187,22 @@ _IMPLICIT_SPECIAL = {
 #: Explicit VR: pixel data with a short VR (invalid) is noted, then declined.
 _KEEP_EXPLICIT = _KEEP | frozenset(_PIXEL_TAGS)
 
-_SYNTAX_CACHE: dict[str, str | None] = {}
+def _encapsulated_syntaxes() -> frozenset[str]:
+    """Encapsulated little-endian syntaxes pydicom knows, without the JPIP (pixels elsewhere),
+    deflated and SMPTE ST 2110 ones."""
+    return frozenset(
+        str(uid) for uid in AllTransferSyntaxes
+        if uid.is_encapsulated and uid.is_little_endian and not uid.is_deflated
+        and not any(word in uid.name for word in ("JPIP", "Deflate", "SMPTE"))
+    )
 
 
-def _syntax_kind(uid: str) -> str | None:
-    """``"implicit"``, ``"explicit"``, ``"encapsulated"``, or ``None`` for syntaxes left to pydicom."""
-    if uid in _SYNTAX_CACHE:
-        return _SYNTAX_CACHE[uid]
-    syntax = UID(uid)
-    kind: str | None = None
-    if uid == "1.2.840.10008.1.2":
-        kind = "implicit"
-    elif uid == "1.2.840.10008.1.2.1":
-        kind = "explicit"
-    elif syntax.is_transfer_syntax and syntax.is_encapsulated and syntax.is_little_endian \
-            and not syntax.is_deflated:
-        kind = "encapsulated"
-    # Big endian, deflated, private and unknown syntaxes stay with pydicom.
-    if len(_SYNTAX_CACHE) < 256:
-        _SYNTAX_CACHE[uid] = kind
-    return kind
+#: Transfer syntax -> how its dataset is walked; any other is left to pydicom (big endian,
+#: deflated, private or unknown).
+_SYNTAX_KIND = {
+    str(ImplicitVRLittleEndian): "implicit", str(ExplicitVRLittleEndian): "explicit",
+    **dict.fromkeys(_encapsulated_syntaxes(), "encapsulated"),
+}
 
 
 class _Decline(Exception):
@@ -267,7 +263,7 @@ def _parse(buf: bytes | bytearray | memoryview, path: str) -> FastHeader | None:
             syntax = str(buf[start:pos], "latin_1").rstrip("\0 ")
     if syntax is None:
         return None
-    kind = _syntax_kind(syntax)
+    kind = _SYNTAX_KIND.get(syntax)
     if kind is None:
         return None
     header = FastHeader({}, syntax, path)
