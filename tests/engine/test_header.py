@@ -258,3 +258,22 @@ def test_nested_sequences_are_stepped_over(tmp_path, implicit, defined_length):
     assert header.get("SeriesInstanceUID") == reference.SeriesInstanceUID != "1.2.3.5"
     assert header.get("Rows") == reference.Rows == 128
     assert raw[header.pixel_offset:header.pixel_offset + header.pixel_length] == reference.PixelData
+
+
+def test_extended_offset_table_is_located(tmp_path):
+    import numpy as np
+    from pydicom.encaps import encapsulate_extended
+
+    ds = pydicom.dcmread(data_file("SC_rgb_rle_2frame.dcm"))
+    frames = [bytes(frame) for frame in pydicom.encaps.generate_frames(ds.PixelData, number_of_frames=2)]
+    ds.PixelData, ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths = encapsulate_extended(frames)
+    path = tmp_path / "extended.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    raw = path.read_bytes()
+    header = parse_header(raw)
+    offset, length = header.extended_offsets
+    assert np.frombuffer(raw, "<u8", length // 8, offset).tolist() == list(
+        np.frombuffer(ds.ExtendedOffsetTable, "<u8"))
+    offset, length = header.extended_lengths
+    assert np.frombuffer(raw, "<u8", length // 8, offset).tolist() == [len(frame) for frame in frames]
+    assert [raw[start:start + size] for start, size in header.fragments] == frames

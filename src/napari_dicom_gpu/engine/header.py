@@ -80,11 +80,14 @@ class FastHeader:
     fragments : list of tuple of int or None
         Encapsulated pixel data: (offset, length) of each fragment's value, in file order; one
         fragment per frame in most files (``pydicom.encaps`` rules apply to grouping them).
+    extended_offsets, extended_lengths : tuple of int or None
+        (offset, length) of the values of Extended Offset Table (7FE0,0001) and Extended Offset
+        Table Lengths (7FE0,0002) when the file has them (little-endian uint64 each).
     """
 
     __slots__ = (
         "values", "transfer_syntax", "pixel_tag", "pixel_vr", "pixel_offset", "pixel_length",
-        "is_encapsulated", "offset_table", "fragments", "path",
+        "is_encapsulated", "offset_table", "fragments", "extended_offsets", "extended_lengths", "path",
     )
 
     def __init__(self, values: dict[str, Any], transfer_syntax: str, path: str = "") -> None:
@@ -98,6 +101,8 @@ class FastHeader:
         self.is_encapsulated = False
         self.offset_table: tuple[int, int] | None = None
         self.fragments: list[tuple[int, int]] | None = None
+        self.extended_offsets: tuple[int, int] | None = None
+        self.extended_lengths: tuple[int, int] | None = None
 
     def get(self, keyword: str, default: Any = None) -> Any:
         return self.values.get(keyword, default)
@@ -129,6 +134,8 @@ _TRANSFER_SYNTAX = _swapped(0x00020010)
 _PIXEL_TAGS = {_swapped(0x7FE00010): 0x7FE00010, _swapped(0x7FE00008): 0x7FE00008,
                _swapped(0x7FE00009): 0x7FE00009}
 _PIXEL_IMPLICIT_VR = {0x7FE00010: "OW", 0x7FE00008: "OF", 0x7FE00009: "OD"}
+#: Extended Offset Table and its lengths (explicit VR, before encapsulated pixel data).
+_EXTENDED_OFFSETS = {_swapped(0x7FE00001): "extended_offsets", _swapped(0x7FE00002): "extended_lengths"}
 #: Functional groups: an enhanced multi-frame file keeps its geometry there, so it goes to pydicom.
 _FUNCTIONAL_GROUPS = {_swapped(0x52009229), _swapped(0x52009230)}
 
@@ -313,6 +320,8 @@ def _walk_explicit_top(buf, pos: int, end: int, found: dict, nested: set, header
         if swapped in _PIXEL_TAGS:
             _found_pixels(buf, header, swapped, vr.decode(), start, length, end)
             return start
+        if swapped in _EXTENDED_OFFSETS and length != 0xFFFFFFFF:
+            setattr(header, _EXTENDED_OFFSETS[swapped], (start, length))
         if length == 0xFFFFFFFF:
             if swapped in _FUNCTIONAL_GROUPS or swapped in keep:
                 raise _Decline
