@@ -12,7 +12,12 @@ import pytest
 from pydicom.multival import MultiValue
 from pydicom.valuerep import IS, DSfloat
 
-from napari_dicom_gpu.engine.header import HEADER_KEYWORDS, FastHeader, parse_header
+from napari_dicom_gpu.engine.header import (
+    HEADER_KEYWORDS,
+    FastHeader,
+    encapsulated_items,
+    parse_header,
+)
 from tests.dicom_files import data_file, data_folders
 
 PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
@@ -277,3 +282,27 @@ def test_extended_offset_table_is_located(tmp_path):
     offset, length = header.extended_lengths
     assert np.frombuffer(raw, "<u8", length // 8, offset).tolist() == [len(frame) for frame in frames]
     assert [raw[start:start + size] for start, size in header.fragments] == frames
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "rtdose.dcm", "JPEG2000.dcm", "emri_small_jpeg_2k_lossless.dcm"])
+def test_start_of_a_file_is_enough_given_its_size(name):
+    raw = Path(data_file(name)).read_bytes()
+    whole = parse_header(raw)
+    start = parse_header(raw[: whole.pixel_offset + 8], file_size=len(raw))
+    assert start.values == whole.values
+    assert (start.pixel_offset, start.pixel_length) == (whole.pixel_offset, whole.pixel_length)
+    if whole.is_encapsulated:
+        assert start.fragments is None
+        assert encapsulated_items(raw, start.pixel_offset) == (whole.offset_table, whole.fragments)
+
+
+def test_start_of_a_file_that_ends_inside_the_header_is_declined():
+    raw = Path(data_file("CT_small.dcm")).read_bytes()
+    assert parse_header(raw[:1000], file_size=len(raw)) is None
+
+
+def test_native_pixels_longer_than_the_file_are_declined():
+    raw = Path(data_file("CT_small.dcm")).read_bytes()
+    cut = raw[: parse_header(raw).pixel_offset + 100]
+    assert parse_header(cut) is None
+    assert parse_header(cut, file_size=len(cut)) is None

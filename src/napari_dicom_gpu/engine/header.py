@@ -88,6 +88,7 @@ class FastHeader:
     __slots__ = (
         "values", "transfer_syntax", "pixel_tag", "pixel_vr", "pixel_offset", "pixel_length",
         "is_encapsulated", "offset_table", "fragments", "extended_offsets", "extended_lengths", "path",
+        "file_size",
     )
 
     def __init__(self, values: dict[str, Any], transfer_syntax: str, path: str = "") -> None:
@@ -103,6 +104,7 @@ class FastHeader:
         self.fragments: list[tuple[int, int]] | None = None
         self.extended_offsets: tuple[int, int] | None = None
         self.extended_lengths: tuple[int, int] | None = None
+        self.file_size: int | None = None
 
     def get(self, keyword: str, default: Any = None) -> Any:
         return self.values.get(keyword, default)
@@ -218,15 +220,23 @@ class _Decline(Exception):
 
 # --- the walk --------------------------------------------------------------------------------
 
-def parse_header(raw: bytes | bytearray | memoryview, path: str = "") -> FastHeader | None:
+def parse_header(
+    raw: bytes | bytearray | memoryview, path: str = "", *, file_size: int | None = None
+) -> FastHeader | None:
     """Read the ``HEADER_KEYWORDS`` values and the pixel data's position from a Part 10 file.
 
     Parameters
     ----------
     raw : bytes-like
-        The whole file (at least everything up to the pixel data's value).
+        The whole file, or its first bytes when ``file_size`` is given (an ``mmap`` works too).
     path : str, optional
         Where it came from, kept on the header for messages.
+    file_size : int, optional
+        The size of the whole file when ``raw`` holds only its start: the header must then end
+        inside ``raw`` (else ``None``: read more and try again), and the pixel data's length is
+        checked against ``file_size``. Encapsulated pixel data's ``offset_table`` and
+        ``fragments`` are ``None`` when they do not all lie inside ``raw`` (list them later with
+        ``encapsulated_items`` on the bytes from ``pixel_offset``).
 
     Returns
     -------
@@ -238,13 +248,17 @@ def parse_header(raw: bytes | bytearray | memoryview, path: str = "") -> FastHea
         It never raises on damaged input.
     """
     try:
-        return _parse(raw, path)
+        return _parse(raw, path, file_size)
     except (_Decline, struct.error, KeyError, ValueError, IndexError, TypeError, UnicodeError, RecursionError):
         return None
 
 
-def _parse(buf: bytes | bytearray | memoryview, path: str) -> FastHeader | None:
+def _parse(buf: bytes | bytearray | memoryview, path: str, file_size: int | None = None) -> FastHeader | None:
     end = len(buf)
+    if file_size is None:
+        file_size = end
+    elif file_size < end:
+        return None
     if end < 132 or buf[128:132] != b"DICM":
         return None
     # File meta group: always explicit VR little endian; read until the first non-0002 group.
@@ -274,6 +288,7 @@ def _parse(buf: bytes | bytearray | memoryview, path: str) -> FastHeader | None:
     if kind is None:
         return None
     header = FastHeader({}, syntax, path)
+    header.file_size = file_size
     found: dict[int, tuple[bytes, int, int]] = {}  # swapped tag -> (VR, value offset, length)
     nested: set[int] = set()
     if kind == "implicit":
@@ -395,31 +410,53 @@ def _found_pixels(buf, header: FastHeader, swapped: int, vr: str, start: int, le
             raise _Decline
         header.is_encapsulated = True
         header.pixel_length = None
-        header.offset_table, header.fragments = _fragments(buf, start, end)
+        items = _fragments(buf, start, end)
+        if items is not None:
+            header.offset_table, header.fragments = items
+        elif header.file_size == end:
+            raise _Decline  # truncated: pydicom drops such pixel data
     else:
-        if start + length > end:
+        if start + length > header.file_size:
             raise _Decline
         header.pixel_length = length
 
 
-def _fragments(buf, pos: int, end: int) -> tuple[tuple[int, int], list[tuple[int, int]]]:
+def _fragments(buf, pos: int, end: int) -> tuple[tuple[int, int], list[tuple[int, int]]] | None:
     """The basic offset table and the fragments of encapsulated pixel data, as (offset, length).
 
-    Declines a value that does not end with a sequence delimiter inside the file (truncated):
-    pydicom drops such pixel data.
+    ``None`` when the value runs past ``end`` before its sequence delimiter; declines a value
+    that is not a sequence of items.
     """
     unpack_tag_length = _TAG_LENGTH.unpack_from
     items = []
     while True:
+        if pos + 8 > end:
+            return None
         swapped, length = unpack_tag_length(buf, pos)
         pos += 8
-        if swapped == _ITEM and length != _UNDEFINED and pos + length <= end:
+        if swapped == _ITEM and length != _UNDEFINED:
+            if pos + length > end:
+                return None
             items.append((pos, length))
             pos += length
         elif swapped == _SEQUENCE_END and items:
             return items[0], items[1:]
         else:
             raise _Decline
+
+
+def encapsulated_items(
+    raw: bytes | bytearray | memoryview, offset: int = 0
+) -> tuple[tuple[int, int], list[tuple[int, int]]] | None:
+    """The basic offset table and fragments of encapsulated pixel data starting at ``offset``.
+
+    Returns ``((offset, length), [(offset, length), ...])`` for the offset table's value and each
+    fragment's value, positions in ``raw``; ``None`` if the items are damaged or run past the end.
+    """
+    try:
+        return _fragments(raw, offset, len(raw))
+    except (_Decline, struct.error):
+        return None
 
 
 _MAX_DEPTH = 16
