@@ -10,12 +10,14 @@ positions, instance numbers and UIDs) into a temporary folder, then times, per f
 - ``parse``: ``parse_header`` on bytes already in memory (the parser's own cost);
 - ``read+parse``: read then ``parse_header``;
 - ``read+parse+get``: the same plus reading every value (``header.get``);
+- ``read 64K+parse``: read only the first 64 KiB and parse with ``file_size`` (the whole file
+  when the header is longer), what a header pass that reads pixels later needs;
 - ``read+parse threads``: read+parse on a pool of ``--threads`` threads (the GIL is released
   during the read only).
 
 Files are in the page cache (just written). The methods take turns in each pass. Usage::
 
-    python benchmarks/bench_header.py [--n 1000] [--repeat 5] [--threads 4] [--out results.json]
+    python benchmarks/bench_header.py [--n 1000] [--repeat 5] [--threads 4] [--large 0] [--out results.json]
 """
 
 from __future__ import annotations
@@ -42,9 +44,15 @@ from napari_dicom_gpu.engine.header import HEADER_KEYWORDS, parse_header
 SOURCES = {"CT_small (native)": "CT_small.dcm", "JPEG2000 (encapsulated)": "JPEG2000.dcm"}
 
 
-def write_copies(name: str, folder: Path, count: int) -> list[str]:
-    """``count`` copies of a test file, each its own instance at its own position."""
+def write_copies(name: str, folder: Path, count: int, size: int | None = None) -> list[str]:
+    """``count`` copies of a test file, each its own instance at its own position.
+
+    ``size``: make the (native) image ``size`` x ``size`` pixels, as a real CT slice is.
+    """
     ds = pydicom.dcmread(get_testdata_file(name))
+    if size:
+        ds.Rows = ds.Columns = size
+        ds.PixelData = bytes(size * size * ds.BitsAllocated // 8)
     series = generate_uid()
     folder.mkdir(parents=True)
     paths = []
@@ -66,6 +74,17 @@ def read_bytes(path: str) -> bytes:
 
 def read_and_parse(path: str):
     return parse_header(read_bytes(path), path)
+
+
+def read_start_and_parse(path: str, start: int = 65536):
+    """Read only the first ``start`` bytes; the whole file when the header is longer."""
+    with open(path, "rb") as fh:
+        head = fh.read(start)
+        size = os.fstat(fh.fileno()).st_size
+    header = parse_header(head, path, file_size=size)
+    if header is None and size > len(head):
+        header = read_and_parse(path)
+    return header
 
 
 def all_values(header) -> list:
@@ -112,6 +131,7 @@ def methods(threads: int) -> dict:
         "parse": parse_only,
         "read+parse": each(read_and_parse),
         "read+parse+get": each(lambda p: all_values(read_and_parse(p))),
+        "read 64K+parse": each(read_start_and_parse),
         f"read+parse {threads} threads": threaded,
     }
 
@@ -121,13 +141,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=1000, help="files per source (default 1000)")
     parser.add_argument("--repeat", type=int, default=5, help="timed passes per method (default 5)")
     parser.add_argument("--threads", type=int, default=4, help="threads for the pooled read+parse")
+    parser.add_argument("--large", type=int, default=0,
+                        help="also this many 512x512 CT files (0.5 MB each; default 0)")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, name in SOURCES.items():
-            paths = write_copies(name, Path(tmp) / name, args.n)
+        sources = [(label, name, args.n, None) for label, name in SOURCES.items()]
+        if args.large:
+            sources.append(("CT 512x512 (native)", "CT_small.dcm", args.large, 512))
+        for label, name, count, size in sources:
+            paths = write_copies(name, Path(tmp) / f"{size}-{name}", count, size)
             assert all(read_and_parse(p) is not None for p in paths[:10]), f"{name} declined by parse_header"
             works = methods(args.threads)
             for work in works.values():
@@ -136,10 +161,10 @@ def main(argv: list[str] | None = None) -> int:
             base = rows["dcmread_stop"]["median_us"]
             for row in rows.values():
                 row["speedup_vs_dcmread_stop"] = base / row["median_us"]
-            results[label] = {"file": name, "bytes": os.path.getsize(paths[0]), "methods": rows}
+            results[label] = {"file": name, "files": count, "bytes": os.path.getsize(paths[0]), "methods": rows}
     width = max(len(m) for m in next(iter(results.values()))["methods"])
     for label, result in results.items():
-        print(f"\n{label}: {args.n} files of {result['bytes']} bytes, per file")
+        print(f"\n{label}: {result['files']} files of {result['bytes']} bytes, per file")
         print(f"  {'method':{width}s} {'median us':>10s} {'best us':>9s} {'vs dcmread_stop':>16s}")
         for method, row in result["methods"].items():
             print(f"  {method:{width}s} {row['median_us']:10.1f} {row['best_us']:9.1f} "
