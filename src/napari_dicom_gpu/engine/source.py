@@ -25,6 +25,7 @@ from .layout import PixelLayout
 from .sniff import looks_like_dicom_bytes
 
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+PIXEL_KEYWORD_OF_TAG = {0x7FE00010: "PixelData", 0x7FE00008: "FloatPixelData", 0x7FE00009: "DoubleFloatPixelData"}
 
 
 @dataclass
@@ -67,10 +68,10 @@ class Source:
 
     @property
     def pixel_keyword(self) -> str:
-        found = getattr(self.header, "pixel_keyword", None)
-        if found is None:
-            found = next((k for k in PIXEL_KEYWORDS if k in self.dataset), "")
-        return found
+        tag = getattr(self.header, "pixel_tag", None)
+        if tag is not None:
+            return PIXEL_KEYWORD_OF_TAG[tag]
+        return next((k for k in PIXEL_KEYWORDS if k in self.dataset), "")
 
     def pixel_buffer(self):
         """The pixel data element's value: native samples, or the encapsulated items."""
@@ -92,8 +93,13 @@ class Source:
             return None
         if self._encoded:
             return self._encoded[0]
+        fragments = getattr(self.header, "fragments", None)
+        if fragments and len(fragments) == self.layout.number_of_frames and self.raw is not None:
+            offset, length = fragments[0]
+            return self.raw[offset : offset + length]
         try:
-            return bytes(next(generate_frames(self.pixel_buffer(), number_of_frames=self.layout.number_of_frames)))
+            buffer = bytes(self.pixel_buffer())  # pydicom's frame walk wants bytes
+            return bytes(next(generate_frames(buffer, number_of_frames=self.layout.number_of_frames)))
         except Exception:
             return None
 
@@ -195,7 +201,7 @@ def _source_from_bytes(where: str, raw: bytes) -> Source:
     fast = parse_header(raw, where)
     if fast is None:
         return _source_from_dataset(where, _parse_dataset(where, raw), raw)
-    if fast.pixel_keyword is None:
+    if fast.pixel_tag is None:
         return _source_from_dataset(where, _parse_dataset(where, raw), raw)  # says what it holds
     tsyntax = UID(fast.transfer_syntax or "")
     validate.check_transfer_syntax(tsyntax, where)
@@ -259,12 +265,16 @@ def _has_extended_offsets(source: Source) -> bool:
 def split_frames(source: Source) -> list[bytes]:
     """The encoded frames; frames that cannot be split out are recorded, not fatal."""
     n = source.layout.number_of_frames
+    fragments = getattr(source.header, "fragments", None)
+    if fragments is not None and len(fragments) == n and source.raw is not None:
+        raw = source.raw  # one fragment per frame: the frames, without pydicom's walk
+        return [raw[offset : offset + length] for offset, length in fragments]
     frames: list[bytes] = []
     offsets = None
     if _has_extended_offsets(source):
         offsets = (source.header.ExtendedOffsetTable, source.header.ExtendedOffsetTableLengths)
     try:
-        for frame in generate_frames(source.pixel_buffer(), number_of_frames=n, extended_offsets=offsets):
+        for frame in generate_frames(bytes(source.pixel_buffer()), number_of_frames=n, extended_offsets=offsets):
             frames.append(bytes(frame))
     except Exception as exc:
         source.broken_frames[len(frames)] = f"the encapsulated data is damaged ({exc})"
