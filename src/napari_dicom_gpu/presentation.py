@@ -165,7 +165,7 @@ def header_json(ds: Dataset) -> dict:
 
 def layer_name(sources: list[Source]) -> str:
     """"<Series Number> <Series Description>" (the file name when there is no description)."""
-    return series_name(sources[0])
+    return series_name(sources[0], files=len(sources))
 
 
 def _values(result: DecodeResult, pixels: np.ndarray) -> tuple[np.ndarray, bool]:

@@ -174,12 +174,18 @@ def _image(source: Source, order: int) -> _Image:
     )
 
 
-def series_name(source: Source, number: int | None = None) -> str:
-    """"<Series Number> <Series Description>"; the file name stands in for a missing description."""
+def series_name(source: Source, number: int | None = None, *, files: int = 1) -> str:
+    """"<Series Number> <Series Description>".
+
+    Without a description: the file name for one file, else the modality (or folder name).
+    """
     header = source.header
     if number is None:
         number = _int_or_none(header.get("SeriesNumber"))
-    description = _text(header.get("SeriesDescription")) or Path(source.path).stem or "DICOM"
+    description = _text(header.get("SeriesDescription"))
+    if not description and files == 1:
+        description = Path(source.path).stem
+    description = description or _text(header.get("Modality")) or Path(source.path).parent.name or "DICOM"
     return f"{number} {description}" if number is not None else description
 
 
@@ -219,7 +225,7 @@ def group_series(sources: list[Source]) -> list[Series]:
     ranked.sort(key=lambda item: item[0])
     out: list[Series] = []
     for _rank, uid, number, images in ranked:
-        base = series_name(images[0].source, number)
+        base = series_name(images[0].source, number, files=len(images))
         parts = _split_series(images)
         for index, part in enumerate(parts):
             labels = list(part.labels)
@@ -245,7 +251,7 @@ def _split_series(images: list[_Image]) -> list[_Part]:
             by_layout[image.source.layout.stack_key()].append(image)
     parts: list[_Part] = []
     several_layouts = len(by_layout) + len(multiframe) > 1
-    for members in by_layout.values():
+    for members in sorted(by_layout.values(), key=lambda group: min(im.sort_key for im in group)):
         layout = members[0].source.layout
         label = f"{layout.columns}x{layout.rows}" if several_layouts else None
         root = _Part(members, [label] if label else [])
@@ -280,6 +286,8 @@ def _split_geometry(part: _Part) -> list[_Part]:
                 break
         else:
             groups.append((image.iop, [image]))
+    # parts in acquisition order (lowest Instance Number first), whatever the file names
+    groups.sort(key=lambda group: min(im.sort_key for im in group[1]))
     if len(groups) > 1 and all("PROJECTION IMAGE" in im.image_type for im in located):
         stack = sorted(located, key=lambda im: im.sort_key)
         child = part.child(stack, None, stack="frames")
