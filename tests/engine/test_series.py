@@ -6,6 +6,7 @@ time or size, saved under shuffled file names so that folder order never gives t
 
 from __future__ import annotations
 
+import copy
 import os
 import random
 from pathlib import Path
@@ -31,7 +32,7 @@ def write_series(folder: Path, slices: list[dict], *, series_uid: str = "1.2.826
     random.Random(len(slices) * 7 + len(series_uid)).shuffle(names)
     paths = []
     for k, (changes, name) in enumerate(zip(slices, names, strict=True)):
-        ds = template.copy()
+        ds = copy.deepcopy(template)
         ds.SeriesInstanceUID = series_uid
         ds.SOPInstanceUID = f"{series_uid}.{k + 1}"
         ds.InstanceNumber = k + 1

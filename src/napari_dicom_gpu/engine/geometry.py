@@ -366,8 +366,12 @@ def _frames_geometry(geo: StackGeometry, groups: FunctionalGroups) -> bool:
     for k in range(geo.frames):
         positions.append(groups.floats(k, "PlanePositionSequence", "ImagePositionPatient", 3))
         orientations.append(orientation(groups.value(k, "PlaneOrientationSequence", "ImageOrientationPatient")))
-    if any(p is None for p in positions):
+    if all(p is None for p in positions):
         return False
+    if any(p is None for p in positions):
+        geo.warnings.append("per-frame positions could not all be read: the frame axis is the frame number, not mm")
+        geo.origin = positions[0]
+        return True
     if geo.iop is None or not all(same_orientation(o, geo.iop) for o in orientations if o is not None):
         geo.warnings.append("frames are not parallel slices: the frame axis is the frame number, not mm")
         geo.origin = positions[0]
