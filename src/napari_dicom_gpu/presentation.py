@@ -43,14 +43,26 @@ def _groups_of(source: Source) -> FunctionalGroups | None:
     return groups if groups else None
 
 
-def _rescale(header, groups: FunctionalGroups | None, frame: int) -> tuple[float, float]:
+def _rescale(header, groups: FunctionalGroups | None, frame: int, notes: list[str]) -> tuple[float, float]:
     """Rescale slope and intercept of a frame: top level, else the frame's functional groups."""
     slope, intercept = header.get("RescaleSlope"), header.get("RescaleIntercept")
     if slope in (None, "") and groups is not None:
         slope = groups.value(frame, "PixelValueTransformationSequence", "RescaleSlope")
         intercept = groups.value(frame, "PixelValueTransformationSequence", "RescaleIntercept")
-    slope, intercept = as_float(slope), as_float(intercept)
-    return (slope if slope is not None and slope != 0 else 1.0), (intercept if intercept is not None else 0.0)
+    out = []
+    for keyword, raw, default in (("RescaleSlope", slope, 1.0), ("RescaleIntercept", intercept, 0.0)):
+        value = as_float(raw)
+        if value is None or (keyword == "RescaleSlope" and value == 0):
+            if raw not in (None, ""):
+                _note(notes, f"{keyword} {raw!r} is not usable; {default:g} was used (values may not be in the modality's unit)")
+            value = default
+        out.append(value)
+    return out[0], out[1]
+
+
+def _note(notes: list[str], text: str) -> None:
+    if text not in notes:
+        notes.append(text)
 
 
 _INT_DTYPES = [np.dtype(t) for t in ("u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8")]
@@ -66,8 +78,12 @@ def _holding_int_dtype(*values: float) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def modality_values(pixels: np.ndarray, sources: list[Source]) -> np.ndarray:
-    """Apply the modality LUT (rescale slope/intercept: CT in HU) in the smallest exact dtype."""
+def modality_values(pixels: np.ndarray, sources: list[Source], notes: list[str] | None = None) -> np.ndarray:
+    """Apply the modality LUT (rescale slope/intercept: CT in HU) in the smallest exact dtype.
+
+    Unusable rescale values are replaced by the identity and noted in ``notes``.
+    """
+    notes = [] if notes is None else notes
     layout = sources[0].layout
     if layout.samples_per_pixel != 1 or layout.photometric_interpretation not in MONOCHROME:
         return pixels
@@ -81,7 +97,9 @@ def modality_values(pixels: np.ndarray, sources: list[Source]) -> np.ndarray:
     params = []
     for s in sources:
         groups = _groups_of(s)
-        params.extend(_rescale(s.header, groups, f) for f in range(s.layout.number_of_frames))
+        params.extend(_rescale(s.header, groups, f, notes) for f in range(s.layout.number_of_frames))
+        for text in groups.notes if groups is not None else ():
+            _note(notes, text)
     params = np.array(params, dtype=float)
     slopes, intercepts = params[:, 0], params[:, 1]
     if np.all(slopes == 1) and np.all(intercepts == 0):
@@ -114,8 +132,9 @@ def _as_list(value) -> list:
     return list(value)
 
 
-def windows(source: Source) -> list[dict]:
-    """VOI windows stored in the file (classic or enhanced), first one first."""
+def windows(source: Source, notes: list[str] | None = None) -> list[dict]:
+    """VOI windows stored in the file (classic or enhanced), first one first; unusable ones noted."""
+    notes = [] if notes is None else notes
     header = source.header
     centers, widths = header.get("WindowCenter"), header.get("WindowWidth")
     explanations = header.get("WindowCenterWidthExplanation")
@@ -126,17 +145,20 @@ def windows(source: Source) -> list[dict]:
         centers = groups.value(0, "FrameVOILUTSequence", "WindowCenter")
         widths = groups.value(0, "FrameVOILUTSequence", "WindowWidth")
         explanations = groups.value(0, "FrameVOILUTSequence", "WindowCenterWidthExplanation")
+        for text in groups.notes:
+            _note(notes, text)
     if centers in (None, "") or widths in (None, ""):
         return []
     centers, widths = _as_list(centers), _as_list(widths)
     names = _as_list(explanations) if explanations not in (None, "") else []
     out = []
     for i, (c, w) in enumerate(zip(centers, widths, strict=False)):
-        c, w = as_float(c), as_float(w)
-        if c is None or w is None:
+        center, width = as_float(c), as_float(w)
+        if center is None or width is None or width <= 0:
+            _note(notes, f"the VOI window {c!r}/{w!r} is not usable; it was skipped")
             continue
-        if w > 0:
-            out.append({"center": c, "width": w, "name": str(names[i]) if i < len(names) else f"File window {i + 1}"})
+        name = str(names[i]) if i < len(names) else f"File window {i + 1}"
+        out.append({"center": center, "width": width, "name": name})
     return out
 
 
@@ -168,13 +190,13 @@ def layer_name(sources: list[Source]) -> str:
     return series_name(sources[0], files=len(sources))
 
 
-def _values(result: DecodeResult, pixels: np.ndarray) -> tuple[np.ndarray, bool]:
+def _values(result: DecodeResult, pixels: np.ndarray, notes: list[str]) -> tuple[np.ndarray, bool]:
     """Display values (modality LUT, palette -> RGB) and whether they are RGB."""
     layout = result.layout
     if layout.photometric_interpretation == "PALETTE COLOR":
         rgb = np.asarray(apply_color_lut(pixels if len(pixels) > 1 else pixels[0], result.dataset))
         return (rgb if len(pixels) > 1 else rgb[None]), True
-    return modality_values(pixels, result.sources), layout.samples_per_pixel == 3
+    return modality_values(pixels, result.sources, notes), layout.samples_per_pixel == 3
 
 
 def to_layer(result: DecodeResult, series: Series | None = None, *, world_aligned: bool = False) -> LayerSpec:
@@ -187,7 +209,8 @@ def to_layer(result: DecodeResult, series: Series | None = None, *, world_aligne
     start = time.perf_counter()
     sources, layout = result.sources, result.layout
     pixels = np.asarray(result.pixels)
-    data, rgb = _values(result, pixels)
+    notes: list[str] = []  # optional values that could not be used
+    data, rgb = _values(result, pixels, notes)
     values_done = time.perf_counter()
 
     pi = layout.photometric_interpretation
@@ -201,7 +224,7 @@ def to_layer(result: DecodeResult, series: Series | None = None, *, world_aligne
     if not volume:
         data = data[0]
     kwargs: dict = {"name": series.name if series is not None and series.name else layer_name(sources)}
-    stored = windows(sources[0])
+    stored = windows(sources[0], notes)
     if rgb:
         kwargs["rgb"] = True
         if data.dtype == np.uint8 or pi == "PALETTE COLOR":
@@ -241,7 +264,7 @@ def to_layer(result: DecodeResult, series: Series | None = None, *, world_aligne
         "placement_note": note,
         "orientation": orientation_name(geo.iop),
         "warnings": warnings,
-        "skipped_metadata": list(geo.notes),
+        "skipped_metadata": [*notes, *(n for n in geo.notes if n not in notes)],
     }
     if geo.spacing is not None and geo.spacing.steps:
         metadata["slice_spacings"] = geo.spacing.steps

@@ -304,12 +304,14 @@ class StackGeometry:
 
 
 def _pixel_spacing(header: Any, groups: FunctionalGroups | None) -> tuple[float, float] | None:
-    for value in (
-        header.get("PixelSpacing"),
-        groups.value(0, "PixelMeasuresSequence", "PixelSpacing") if groups else None,
-        header.get("ImagerPixelSpacing"),
-    ):
-        spacing = as_floats(value, 2)
+    for keyword in ("PixelSpacing", "FunctionalGroups", "ImagerPixelSpacing"):
+        if keyword == "FunctionalGroups":
+            spacing = groups.floats(0, "PixelMeasuresSequence", "PixelSpacing", 2) if groups else None
+        else:
+            value = header.get(keyword)
+            spacing = as_floats(value, 2)
+            if spacing is None and value not in (None, "") and groups is not None:
+                groups.notes.append(f"{keyword} is not 2 numbers ({value!r}); it was skipped")
         if spacing is not None and np.all(spacing > 0):
             return (float(spacing[0]), float(spacing[1]))
     return None
