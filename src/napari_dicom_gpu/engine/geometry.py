@@ -28,6 +28,7 @@ slices exactly) is used.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,17 +50,22 @@ def _relative_spacing_tolerance(step: float) -> float:
 # -- plain values ------------------------------------------------------------------------------
 
 
-def as_floats(value: Any, count: int) -> np.ndarray | None:
-    """``count`` finite floats from a DICOM multi-value, or ``None`` if it is not that."""
+def _float_tuple(value: Any, count: int) -> tuple[float, ...] | None:
     if value is None or isinstance(value, str | bytes):
         return None
     try:
-        out = np.array([float(v) for v in value], dtype=float)
+        out = tuple(float(v) for v in value)
     except (TypeError, ValueError):
         return None
-    if out.shape != (count,) or not np.all(np.isfinite(out)):
+    if len(out) != count or not all(math.isfinite(v) for v in out):
         return None
     return out
+
+
+def as_floats(value: Any, count: int) -> np.ndarray | None:
+    """``count`` finite floats from a DICOM multi-value, or ``None`` if it is not that."""
+    out = _float_tuple(value, count)
+    return None if out is None else np.array(out)
 
 
 def as_float(value: Any) -> float | None:
@@ -72,13 +78,15 @@ def as_float(value: Any) -> float | None:
 
 def orientation(value: Any) -> np.ndarray | None:
     """Image Orientation (Patient) as 6 floats, ``None`` if missing or degenerate."""
-    iop = as_floats(value, 6)
+    iop = _float_tuple(value, 6)
     if iop is None:
         return None
-    row, col = iop[:3], iop[3:]
-    if np.linalg.norm(row) < 0.5 or np.linalg.norm(col) < 0.5 or np.linalg.norm(np.cross(row, col)) < 0.5:
+    # plain arithmetic: this runs once per file of a series
+    rx, ry, rz, cx, cy, cz = iop
+    nx, ny, nz = ry * cz - rz * cy, rz * cx - rx * cz, rx * cy - ry * cx
+    if rx * rx + ry * ry + rz * rz < 0.25 or cx * cx + cy * cy + cz * cz < 0.25 or nx * nx + ny * ny + nz * nz < 0.25:
         return None
-    return iop
+    return np.array(iop)
 
 
 def slice_normal(iop: Any) -> np.ndarray | None:
@@ -93,7 +101,7 @@ def slice_normal(iop: Any) -> np.ndarray | None:
 def same_orientation(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     if a is None or b is None:
         return a is None and b is None
-    return bool(np.max(np.abs(a - b)) <= ORIENTATION_TOLERANCE)
+    return all(abs(x - y) <= ORIENTATION_TOLERANCE for x, y in zip(a.tolist(), b.tolist(), strict=True))
 
 
 def orientation_name(iop: np.ndarray | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -128,12 +129,25 @@ class _Image:
     iop: np.ndarray | None
     position: np.ndarray | None
     instance: int | None
-    sop_uid: str
-    echo: str
-    temporal: str
-    acquisition: str
     image_type: tuple[str, ...]
     distance: float = 0.0  # along the slice normal of its orientation group
+
+    # Read only for images that share a position (rare), to keep look-ups per file few.
+    @cached_property
+    def sop_uid(self) -> str:
+        return _text(self.source.header.get("SOPInstanceUID"))
+
+    @cached_property
+    def echo(self) -> str:
+        return _text(self.source.header.get("EchoNumbers"))
+
+    @cached_property
+    def temporal(self) -> str:
+        return _text(self.source.header.get("TemporalPositionIdentifier"))
+
+    @cached_property
+    def acquisition(self) -> str:
+        return _text(self.source.header.get("AcquisitionNumber"))
 
     @property
     def sort_key(self) -> tuple:
@@ -166,10 +180,6 @@ def _image(source: Source, order: int) -> _Image:
         iop=geometry.orientation(header.get("ImageOrientationPatient")),
         position=geometry.as_floats(header.get("ImagePositionPatient"), 3),
         instance=_int_or_none(header.get("InstanceNumber")),
-        sop_uid=_text(header.get("SOPInstanceUID")),
-        echo=_text(header.get("EchoNumbers")),
-        temporal=_text(header.get("TemporalPositionIdentifier")),
-        acquisition=_text(header.get("AcquisitionNumber")),
         image_type=_image_type(header.get("ImageType")),
     )
 
@@ -251,15 +261,33 @@ def _split_series(images: list[_Image]) -> list[_Part]:
             by_layout[image.source.layout.stack_key()].append(image)
     parts: list[_Part] = []
     several_layouts = len(by_layout) + len(multiframe) > 1
+    layouts = [members[0].source.layout for members in by_layout.values()]
     for members in sorted(by_layout.values(), key=lambda group: min(im.sort_key for im in group)):
-        layout = members[0].source.layout
-        label = f"{layout.columns}x{layout.rows}" if several_layouts else None
+        label = _layout_label(members[0].source.layout, layouts) if several_layouts else None
         root = _Part(members, [label] if label else [])
         parts.extend(_split_geometry(root))
+    instances = [im.instance for im in multiframe]
     for image in sorted(multiframe, key=lambda im: im.sort_key):
-        label = f"instance {image.instance}" if image.instance is not None else Path(image.source.path).stem
+        unique = image.instance is not None and instances.count(image.instance) == 1
+        label = f"instance {image.instance}" if unique else Path(image.source.path).stem
         parts.append(_Part([image], [label] if several_layouts else [], stack="volume"))
     return parts
+
+
+def _layout_label(layout, layouts: list) -> str:
+    """What tells this layout apart from the others of its series: size, then colour, bits, syntax."""
+    size = f"{layout.columns}x{layout.rows}"
+    same_size = [other for other in layouts if (other.columns, other.rows) == (layout.columns, layout.rows)]
+    if len(same_size) == 1:
+        return size
+    extra = []
+    if len({other.photometric_interpretation for other in same_size}) > 1:
+        extra.append(layout.photometric_interpretation)
+    if len({(other.bits_stored, other.dtype.str) for other in same_size}) > 1:
+        extra.append(f"{layout.bits_stored} bit")
+    if len({other.transfer_syntax for other in same_size}) > 1:
+        extra.append(layout.transfer_syntax.name or str(layout.transfer_syntax))
+    return ", ".join([size, *extra])
 
 
 def _split_geometry(part: _Part) -> list[_Part]:
@@ -309,13 +337,15 @@ def _split_geometry(part: _Part) -> list[_Part]:
 def _split_positions(part: _Part, iop: np.ndarray) -> list[_Part]:
     """Sort along the normal; resolve repeated positions; split at gaps; report spacing."""
     normal = geometry.slice_normal(iop)
-    for image in part.images:
-        image.distance = float(np.dot(normal, image.position))
+    if part.images:
+        distances = np.stack([im.position for im in part.images]) @ normal
+        for image, distance in zip(part.images, distances.tolist(), strict=True):
+            image.distance = distance
     images = sorted(part.images, key=lambda im: (im.distance, *im.sort_key))
     if any("LOCALIZER" in im.image_type for im in images) and len(images) > 1:
         return [part.child([im], f"image {im.instance if im.instance is not None else k + 1}", stack="single")
                 for k, im in enumerate(sorted(images, key=lambda im: im.sort_key))]
-    images, dropped = _drop_copies(images)
+    images, dropped = _drop_copies(images) if _repeated_runs(images) else (images, [])
     if dropped:
         part.warnings.append(
             f"{len(dropped)} file(s) repeat an image already loaded (same SOP Instance UID) and were left out"
