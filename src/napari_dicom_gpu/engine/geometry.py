@@ -386,7 +386,7 @@ def _frames_geometry(geo: StackGeometry, groups: FunctionalGroups) -> bool:
         geo.warnings.append("frames are not parallel slices: the frame axis is the frame number, not mm")
         geo.origin = positions[0]
         return True
-    distances = np.array([float(np.dot(geo.normal, p)) for p in positions])
+    distances = np.stack(positions) @ geo.normal  # the normal is computed once
     order = np.argsort(distances, kind="stable")
     sorted_distances = distances[order]
     if len(position_runs(sorted_distances)) != len(sorted_distances):
@@ -417,7 +417,7 @@ def _files_geometry(sources: list, frames: int, spatial: bool | None) -> StackGe
         if spatial is not False and geo.iop is None:
             geo.warnings.append("the files have no patient geometry: the slice axis is the file order, not mm")
         return geo
-    distances = np.array([float(np.dot(geo.normal, p)) for p in positions])
+    distances = np.stack(positions) @ geo.normal  # the normal is computed once
     geo.spacing = Spacing.of(distances)
     if geo.spacing.step is not None and geo.spacing.step > 0:
         geo.step = geo.spacing.step

@@ -59,7 +59,10 @@ class Series:
     number: int | None = None
     #: things a user should know about this series (uneven spacing, duplicates, ...)
     warnings: list[str] = field(default_factory=list)
-    #: facts for ``layer.metadata`` (measured slice spacings, why it was split, ...)
+    #: facts for ``layer.metadata``: ``stack`` ("volume": slices in mm, "frames": a frame axis
+    #: not in mm, "single"), ``series_instance_uid``, ``slice_spacings`` (measured, mm) and
+    #: ``slice_spacing`` (used), ``split`` (which part of its series), ``duplicate_files``,
+    #: ``duplicate_positions``, ``series_slice_spacings`` (before a split at a gap)
     metadata: dict = field(default_factory=dict)
 
 
@@ -122,7 +125,7 @@ def load_sources(paths: list) -> list[Source | DicomDecodeError]:
 
 @dataclass
 class _Image:
-    """The header values grouping needs from one file, read once."""
+    """The header values grouping needs from one file, each read at most once."""
 
     source: Source
     order: int
