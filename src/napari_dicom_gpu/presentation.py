@@ -5,15 +5,16 @@ Pure NumPy and pydicom (no napari import), so it is tested and reused headless.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut
 
 from .engine.api import DecodeResult
-from .engine.series import slice_normal
+from .engine.geometry import FunctionalGroups, as_float, is_axial, orientation_name, stack_geometry
+from .engine.series import Series, series_name
 from .engine.source import Source
 
 MONOCHROME = ("MONOCHROME1", "MONOCHROME2")
@@ -30,23 +31,38 @@ class LayerSpec:
         return (self.data, self.kwargs, "image")
 
 
-def _functional(ds: Dataset, frame: int, sequence: str, item: str):
-    """An item of an enhanced multi-frame functional group: per-frame first, then shared."""
-    for groups, index in (("PerFrameFunctionalGroupsSequence", frame), ("SharedFunctionalGroupsSequence", 0)):
-        seq = ds.get(groups)
-        if seq and len(seq) > index and sequence in seq[index]:
-            inner = seq[index][sequence]
-            if len(inner) and item in inner[0]:
-                return inner[0][item]
-    return None
+def _groups_of(source: Source) -> FunctionalGroups | None:
+    """Functional groups, only for files that may have them (enhanced files have no top-level position).
+
+    Classic files answer from ``source.header`` alone, so the full dataset is not needed for them.
+    """
+    header = source.header
+    if "RescaleSlope" in header or "ImagePositionPatient" in header:
+        return None
+    groups = FunctionalGroups(source.dataset)
+    return groups if groups else None
 
 
-def _rescale(ds: Dataset, frame: int) -> tuple[float, float]:
-    slope = ds.get("RescaleSlope", _functional(ds, frame, "PixelValueTransformationSequence", "RescaleSlope"))
-    intercept = ds.get(
-        "RescaleIntercept", _functional(ds, frame, "PixelValueTransformationSequence", "RescaleIntercept")
-    )
-    return float(slope if slope not in (None, "") else 1), float(intercept if intercept not in (None, "") else 0)
+def _rescale(header, groups: FunctionalGroups | None, frame: int, notes: list[str]) -> tuple[float, float]:
+    """Rescale slope and intercept of a frame: top level, else the frame's functional groups."""
+    slope, intercept = header.get("RescaleSlope"), header.get("RescaleIntercept")
+    if slope in (None, "") and groups is not None:
+        slope = groups.value(frame, "PixelValueTransformationSequence", "RescaleSlope")
+        intercept = groups.value(frame, "PixelValueTransformationSequence", "RescaleIntercept")
+    out = []
+    for keyword, raw, default in (("RescaleSlope", slope, 1.0), ("RescaleIntercept", intercept, 0.0)):
+        value = as_float(raw)
+        if value is None or (keyword == "RescaleSlope" and value == 0):
+            if raw not in (None, ""):
+                _note(notes, f"{keyword} {raw!r} is not usable; {default:g} was used (values may not be in the modality's unit)")
+            value = default
+        out.append(value)
+    return out[0], out[1]
+
+
+def _note(notes: list[str], text: str) -> None:
+    if text not in notes:
+        notes.append(text)
 
 
 _INT_DTYPES = [np.dtype(t) for t in ("u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8")]
@@ -62,8 +78,12 @@ def _holding_int_dtype(*values: float) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def modality_values(pixels: np.ndarray, sources: list[Source]) -> np.ndarray:
-    """Apply the modality LUT (rescale slope/intercept: CT in HU) in the smallest exact dtype."""
+def modality_values(pixels: np.ndarray, sources: list[Source], notes: list[str] | None = None) -> np.ndarray:
+    """Apply the modality LUT (rescale slope/intercept: CT in HU) in the smallest exact dtype.
+
+    Unusable rescale values are replaced by the identity and noted in ``notes``.
+    """
+    notes = [] if notes is None else notes
     layout = sources[0].layout
     if layout.samples_per_pixel != 1 or layout.photometric_interpretation not in MONOCHROME:
         return pixels
@@ -74,7 +94,13 @@ def modality_values(pixels: np.ndarray, sources: list[Source]) -> np.ndarray:
             blocks.append(np.asarray(apply_modality_lut(pixels[start : start + n], s.dataset)))
             start += n
         return np.concatenate(blocks)
-    params = np.array([_rescale(s.dataset, f) for s in sources for f in range(s.layout.number_of_frames)])
+    params = []
+    for s in sources:
+        groups = _groups_of(s)
+        params.extend(_rescale(s.header, groups, f, notes) for f in range(s.layout.number_of_frames))
+        for text in groups.notes if groups is not None else ():
+            _note(notes, text)
+    params = np.array(params, dtype=float)
     slopes, intercepts = params[:, 0], params[:, 1]
     if np.all(slopes == 1) and np.all(intercepts == 0):
         return pixels
@@ -106,25 +132,33 @@ def _as_list(value) -> list:
     return list(value)
 
 
-def windows(ds: Dataset) -> list[dict]:
-    """VOI windows stored in the file (classic or enhanced), first one first."""
-    centers = ds.get("WindowCenter", _functional(ds, 0, "FrameVOILUTSequence", "WindowCenter"))
-    widths = ds.get("WindowWidth", _functional(ds, 0, "FrameVOILUTSequence", "WindowWidth"))
-    explanations = ds.get(
-        "WindowCenterWidthExplanation", _functional(ds, 0, "FrameVOILUTSequence", "WindowCenterWidthExplanation")
-    )
+def windows(source: Source, notes: list[str] | None = None) -> list[dict]:
+    """VOI windows stored in the file (classic or enhanced), first one first; unusable ones noted."""
+    notes = [] if notes is None else notes
+    header = source.header
+    centers, widths = header.get("WindowCenter"), header.get("WindowWidth")
+    explanations = header.get("WindowCenterWidthExplanation")
+    if centers in (None, "") or widths in (None, ""):
+        groups = _groups_of(source)
+        if groups is None:
+            return []
+        centers = groups.value(0, "FrameVOILUTSequence", "WindowCenter")
+        widths = groups.value(0, "FrameVOILUTSequence", "WindowWidth")
+        explanations = groups.value(0, "FrameVOILUTSequence", "WindowCenterWidthExplanation")
+        for text in groups.notes:
+            _note(notes, text)
     if centers in (None, "") or widths in (None, ""):
         return []
     centers, widths = _as_list(centers), _as_list(widths)
     names = _as_list(explanations) if explanations not in (None, "") else []
     out = []
     for i, (c, w) in enumerate(zip(centers, widths, strict=False)):
-        try:
-            c, w = float(c), float(w)
-        except (TypeError, ValueError):
+        center, width = as_float(c), as_float(w)
+        if center is None or width is None or width <= 0:
+            _note(notes, f"the VOI window {c!r}/{w!r} is not usable; it was skipped")
             continue
-        if w > 0:
-            out.append({"center": c, "width": w, "name": str(names[i]) if i < len(names) else f"File window {i + 1}"})
+        name = str(names[i]) if i < len(names) else f"File window {i + 1}"
+        out.append({"center": center, "width": width, "name": name})
     return out
 
 
@@ -135,77 +169,6 @@ def window_limits(center: float, width: float) -> tuple[float, float]:
 def data_range(data: np.ndarray) -> tuple[float, float]:
     lo, hi = float(np.min(data)), float(np.max(data))
     return (lo, hi) if hi > lo else (lo, lo + 1)
-
-
-def _spacing(ds: Dataset) -> tuple[float, float] | None:
-    value = ds.get("PixelSpacing") or _functional(ds, 0, "PixelMeasuresSequence", "PixelSpacing")
-    value = value or ds.get("ImagerPixelSpacing")
-    try:
-        row, col = (float(v) for v in value)
-        return (row, col) if row > 0 and col > 0 else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _positions(sources: list[Source]) -> list[np.ndarray]:
-    if len(sources) > 1:
-        return [np.asarray(s.dataset.ImagePositionPatient, float) for s in sources if "ImagePositionPatient" in s.dataset]
-    ds = sources[0].dataset
-    positions = []
-    for k in range(sources[0].layout.number_of_frames):
-        pos = _functional(ds, k, "PlanePositionSequence", "ImagePositionPatient")
-        if pos is None:
-            return []
-        positions.append(np.asarray(pos, float))
-    return positions
-
-
-def _slice_spacing(sources: list[Source], normal: np.ndarray | None) -> float | None:
-    positions = _positions(sources)
-    if normal is not None and len(positions) > 1 and len(positions) == sum(s.layout.number_of_frames for s in sources):
-        steps = np.abs(np.diff([float(np.dot(normal, p)) for p in positions]))
-        step = float(np.median(steps))
-        if step > 0:
-            return step
-    ds = sources[0].dataset
-    value = ds.get("SpacingBetweenSlices") or _functional(ds, 0, "PixelMeasuresSequence", "SpacingBetweenSlices")
-    try:
-        return float(value) if value and float(value) > 0 else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _orientation(ds: Dataset):
-    iop = ds.get("ImageOrientationPatient") or _functional(ds, 0, "PlaneOrientationSequence", "ImageOrientationPatient")
-    if iop is None or len(iop) != 6:
-        return None
-    return np.asarray(iop[:3], float), np.asarray(iop[3:], float)
-
-
-def geometry(sources: list[Source]) -> dict:
-    """scale and translate in image-aligned millimetres, and the voxel->patient (LPS) affine."""
-    ds, n = sources[0].dataset, sum(s.layout.number_of_frames for s in sources)
-    spacing = _spacing(ds) or (1.0, 1.0)
-    orient = _orientation(ds)
-    normal = np.cross(*orient) if orient is not None else slice_normal(ds)
-    step = _slice_spacing(sources, normal) if n > 1 else None
-    positions = _positions(sources)
-    origin = positions[0] if positions else None
-    if origin is None and "ImagePositionPatient" in ds:
-        origin = np.asarray(ds.ImagePositionPatient, float)
-    scale = (step or 1.0, *spacing) if n > 1 else spacing
-    out = {"scale": tuple(float(v) for v in scale), "spatial_frames": step is not None}
-    if orient is not None and origin is not None:
-        row_dir, col_dir = orient
-        in_plane = (float(np.dot(col_dir, origin)), float(np.dot(row_dir, origin)))
-        out["translate"] = ((float(np.dot(normal, origin)), *in_plane) if n > 1 else in_plane)
-        affine = np.eye(4)
-        affine[:3, 0] = normal * (step or 1.0)
-        affine[:3, 1] = col_dir * spacing[0]
-        affine[:3, 2] = row_dir * spacing[1]
-        affine[:3, 3] = origin
-        out["affine_lps"] = affine.tolist()
-    return out
 
 
 def header_json(ds: Dataset) -> dict:
@@ -223,27 +186,47 @@ def header_json(ds: Dataset) -> dict:
 
 
 def layer_name(sources: list[Source]) -> str:
-    ds = sources[0].dataset
-    description = str(ds.get("SeriesDescription", "") or "").strip()
-    return description or Path(sources[0].path).stem or "DICOM"
+    """"<Series Number> <Series Description>" (the file name when there is no description)."""
+    return series_name(sources[0], files=len(sources))
 
 
-def to_layer(result: DecodeResult) -> LayerSpec:
-    """Values, display and metadata for one file or series."""
-    sources, layout, ds = result.sources, result.layout, result.dataset
+def _values(result: DecodeResult, pixels: np.ndarray, notes: list[str]) -> tuple[np.ndarray, bool]:
+    """Display values (modality LUT, palette -> RGB) and whether they are RGB."""
+    layout = result.layout
+    if layout.photometric_interpretation == "PALETTE COLOR":
+        rgb = np.asarray(apply_color_lut(pixels if len(pixels) > 1 else pixels[0], result.dataset))
+        return (rgb if len(pixels) > 1 else rgb[None]), True
+    if result.values_applied:  # the engine applied the rescale (on the GPU, before the copy)
+        return pixels, False
+    return modality_values(pixels, result.sources, notes), layout.samples_per_pixel == 3
+
+
+def to_layer(result: DecodeResult, series: Series | None = None, *, world_aligned: bool = False) -> LayerSpec:
+    """Values, display, placement and metadata for one series (or, with ``series=None``, one file).
+
+    Placement is image-aligned by default and world-aligned (napari ``affine``) on request; see
+    ``engine.geometry`` for what each means. The seconds spent on values and on the rest of the
+    layer are added to ``result.record`` (stages ``values`` and ``layer``, and to ``total``).
+    """
+    start = time.perf_counter()
+    sources, layout = result.sources, result.layout
     pixels = np.asarray(result.pixels)
-    kwargs: dict = {"name": layer_name(sources)}
+    notes: list[str] = []  # optional values that could not be used
+    data, rgb = _values(result, pixels, notes)
+    values_done = time.perf_counter()
+
     pi = layout.photometric_interpretation
-    if pi == "PALETTE COLOR":
-        data = np.asarray(apply_color_lut(pixels if len(pixels) > 1 else pixels[0], ds))
-        data = data if len(pixels) > 1 else data[None]
-        rgb = True
-    else:
-        data = pixels if result.values_applied else modality_values(pixels, sources)
-        rgb = layout.samples_per_pixel == 3
-    if data.shape[0] == 1:
+    spatial = None
+    if series is not None and series.metadata.get("stack") == "frames":
+        spatial = False
+    geo = stack_geometry(sources, spatial=spatial)
+    if geo.frame_order is not None and len(data) == len(geo.frame_order):
+        data = data[geo.frame_order]
+    volume = data.shape[0] > 1
+    if not volume:
         data = data[0]
-    stored = windows(ds)
+    kwargs: dict = {"name": series.name if series is not None and series.name else layer_name(sources)}
+    stored = windows(sources[0], notes)
     if rgb:
         kwargs["rgb"] = True
         if data.dtype == np.uint8 or pi == "PALETTE COLOR":
@@ -254,18 +237,55 @@ def to_layer(result: DecodeResult) -> LayerSpec:
     else:
         kwargs["contrast_limits"] = window_limits(stored[0]["center"], stored[0]["width"]) if stored else data_range(data)
         kwargs["colormap"] = "gray_r" if pi == "MONOCHROME1" else "gray"
-    geo = geometry(sources)
-    kwargs["scale"] = geo["scale"]
-    if "translate" in geo:
-        kwargs["translate"] = geo["translate"]
-    kwargs["metadata"] = {
-        "dicom": header_json(ds),
-        "decode": result.record.to_dict(),
+
+    place = geo.placement(volume=volume, world_aligned=world_aligned)
+    placement = place.pop("placement")
+    if "affine" in place and not volume:
+        data = data[None]  # a single slice keeps its position along its normal as a 1-slice volume
+    kwargs.update(place)
+    warnings = list(series.warnings) if series is not None else []
+    warnings += [w for w in geo.warnings if w not in warnings]
+    note = ""
+    if placement == "image-aligned" and geo.iop is not None and not is_axial(geo.iop):
+        iop = ", ".join(f"{v:.3g}" for v in geo.iop)
+        note = (
+            f"{orientation_name(geo.iop)} images (orientation {iop}) are shown image-aligned, in their own "
+            "plane rather than the axial patient frame; metadata['affine_lps'] holds the voxel->patient "
+            "affine and the world-aligned option places them in patient space"
+        )
+    affine = geo.affine_lps()
+    metadata = {
+        "dicom": header_json(result.dataset),
         "source_paths": [s.path for s in sources],
         "windows": stored,
-        "modality": str(ds.get("Modality", "")),
+        "modality": str(sources[0].header.get("Modality", "") or ""),
         "photometric_interpretation": pi,
-        "spatial_frames": geo["spatial_frames"],
-        "affine_lps": geo.get("affine_lps"),
+        "spatial_frames": geo.spatial_frames,
+        "affine_lps": affine.tolist() if affine is not None else None,
+        "placement": placement,
+        "placement_note": note,
+        "orientation": orientation_name(geo.iop),
+        "warnings": warnings,
+        "skipped_metadata": [*notes, *(n for n in geo.notes if n not in notes)],
     }
+    if geo.spacing is not None and geo.spacing.steps:
+        metadata["slice_spacings"] = geo.spacing.steps
+    if geo.step is not None:
+        metadata["slice_spacing"] = geo.step
+    if geo.frame_order is not None:
+        metadata["frame_order"] = geo.frame_order
+    if series is not None:
+        metadata["series"] = {
+            "name": series.name,
+            "number": series.number,
+            **{k: v for k, v in series.metadata.items() if k not in metadata},
+        }
+    kwargs["metadata"] = metadata
+    end = time.perf_counter()
+    record = result.record
+    record.add_seconds("values", values_done - start)
+    record.add_seconds("layer", end - values_done)
+    if "total" in record.seconds:
+        record.add_seconds("total", end - start)
+    metadata["decode"] = record.to_dict()
     return LayerSpec(data, kwargs)
