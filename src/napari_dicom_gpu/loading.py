@@ -69,6 +69,9 @@ def iter_load(
         except DicomDecodeError as exc:
             yield exc
             continue
+        except Exception as exc:  # a bug here must cost this series only, and say so in words
+            yield DicomDecodeError(group.sources[0].path, f"could not be shown ({type(exc).__name__}: {exc})")
+            continue
         yield spec
 
 
