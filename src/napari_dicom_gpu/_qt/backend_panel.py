@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,7 +34,10 @@ def gpu_text() -> tuple[bool, str]:
     if gpu:
         memory = gpu.details.get("memory_gib")
         return True, f"GPU: {gpu.details.get('gpu', 'CUDA GPU')}" + (f" ({memory:g} GiB)" if memory else "")
-    return False, f"GPU unavailable: {gpu.reason}"
+    if sys.platform == "darwin":
+        # pip leaves nvImageCodec out on macOS (no wheels, no CUDA): "install it" would mislead
+        return False, "GPU unavailable: macOS has no NVIDIA GPU decoding (nvImageCodec); decoding runs on the CPU."
+    return False, f"GPU unavailable: {gpu.reason}; decoding runs on the CPU."
 
 
 class BackendPanel(QGroupBox):
