@@ -112,12 +112,25 @@ def load(
     return outcome
 
 
-def skipped_summary(problems: list[DicomDecodeError], opened: int, limit: int = 5) -> str:
-    """One message for every file or series that could not be opened (the first few named)."""
+def skipped_summary(problems: list[DicomDecodeError], opened: int, examples: int = 3, kinds: int = 5) -> str:
+    """One message for every file or series that could not be opened, grouped by problem.
+
+    A study folder often holds dozens of files with one problem (no pixel data, say): each problem
+    is one line with its count and the first few file names.
+    """
+    from collections import defaultdict
+    from pathlib import Path
+
     what = "file or series" if len(problems) == 1 else "files or series"
     head = f"Skipped {len(problems)} {what} that could not be opened"
     head += f"; {opened} layer(s) opened." if opened else "."
-    lines = [head, *(f"- {p}" for p in problems[:limit])]
-    if len(problems) > limit:
-        lines.append(f"- ... and {len(problems) - limit} more")
+    by_problem: dict[str, list[str]] = defaultdict(list)
+    for problem in problems:
+        by_problem[getattr(problem, "problem", str(problem))].append(Path(getattr(problem, "path", "")).name)
+    lines = [head]
+    for text, names in list(by_problem.items())[:kinds]:
+        shown = ", ".join(names[:examples]) + (f" and {len(names) - examples} more" if len(names) > examples else "")
+        lines.append(f"- {shown}: {text}")
+    if len(by_problem) > kinds:
+        lines.append(f"- ... and {len(by_problem) - kinds} other problems")
     return "\n".join(lines)

@@ -33,6 +33,8 @@ def _value_text(element: dict) -> str:
 
 
 def _keyword(tag: str) -> str:
+    if tag.endswith("0000"):
+        return "GroupLength"
     try:
         return keyword_for_tag(int(tag, 16)) or "(private)"
     except ValueError:

@@ -22,8 +22,9 @@ from qtpy.QtWidgets import (
 from ..settings import get_history
 
 #: (column title, tooltip). Times are milliseconds; the stages add up to Total, the wall time.
+#: Each load is two table rows: its layer name across the whole width, then these columns; so
+#: every number stays readable at napari's default dock width, and so does a long series name.
 COLUMNS = [
-    ("Name", "Layer name; the frames and megabytes are in the tooltip"),
     ("On", "Backend used (GPU or CPU); the codecs, fallbacks and bad frames are in the tooltip"),
     ("Read", "Reading the files and parsing their headers (ms)"),
     ("Decode", "Codec start-up and decoding (ms)"),
@@ -69,7 +70,6 @@ def row_cells(row: dict) -> list[str]:
     seconds = stage_seconds(row)
     ms = lambda key: f"{seconds[key] * 1000:.0f}" if seconds[key] >= 0.0095 else f"{seconds[key] * 1000:.1f}"  # noqa: E731
     return [
-        str(row.get("name", "")),
         backend_text(row)[0],
         ms("read"),
         ms("decode"),
@@ -108,13 +108,10 @@ class LoadsPanel(QGroupBox):
         self.table.verticalHeader().setVisible(False)
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
-        # Numbers fit their text; the name takes what is left and is elided (full in the tooltip).
         header.setMinimumSectionSize(24)
         # napari's theme pads header sections generously; 3 px keeps every title whole
         header.setStyleSheet("QHeaderView::section { padding-left: 3px; padding-right: 3px; }")
-        for column in range(1, len(COLUMNS)):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.copy_button = QPushButton("Copy CSV")
         self.export_button = QPushButton("Export CSV…")
@@ -129,18 +126,28 @@ class LoadsPanel(QGroupBox):
 
     def add_row(self, row: dict) -> None:
         self.table.insertRow(0)
+        self.table.insertRow(0)
         _, details = backend_text(row)
-        name_tip = f"{row.get('name', '')}\n{row.get('frames', 0)} frame(s), {row.get('megabytes', 0):.1f} MB"
+        frames = f"{row.get('frames', 0)} frame(s), {row.get('megabytes', 0):.1f} MB"
+        name = QTableWidgetItem(f"{row.get('name', '')}  ({frames})")
+        name.setToolTip(name.text())
+        self.table.setItem(0, 0, name)
+        self.table.setSpan(0, 0, 1, len(COLUMNS))
         for column, text in enumerate(row_cells(row)):
             item = QTableWidgetItem(text)
-            if column:
-                item.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
-            item.setToolTip({0: name_tip, 1: details}.get(column, text))
-            self.table.setItem(0, column, item)
+            item.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
+            item.setToolTip(details if column == 0 else f"{COLUMNS[column][1]}: {text}")
+            self.table.setItem(1, column, item)
 
-    def cells(self, row: int = 0) -> dict[str, str]:
-        """The texts of a table row by column title (row 0 is the newest)."""
-        return {title: self.table.item(row, c).text() for c, title in enumerate(TITLES)}
+    def count(self) -> int:
+        """How many loads the table shows."""
+        return self.table.rowCount() // 2
+
+    def cells(self, load: int = 0) -> dict[str, str]:
+        """The texts of a load by column title, and its "Name" line (load 0 is the newest)."""
+        cells = {title: self.table.item(2 * load + 1, c).text() for c, title in enumerate(TITLES)}
+        cells["Name"] = self.table.item(2 * load, 0).text()
+        return cells
 
     def history_csv(self) -> str:
         buffer = io.StringIO()

@@ -44,6 +44,7 @@ class DicomDecodeWidget(QWidget):
         self._problems: list = []
         self._opened = 0
         self._failure = ""
+        self.status = ""
 
         self.backend_panel = BackendPanel()
         self.loads_panel = LoadsPanel()
@@ -124,7 +125,7 @@ class DicomDecodeWidget(QWidget):
         worker.finished.connect(self._on_finished)
         self._worker = worker
         self.cancel_button.setEnabled(True)
-        self.status_label.setText("Opening…")
+        self.set_status("Opening…")
         if start:
             worker.start()
         return worker
@@ -173,5 +174,12 @@ class DicomDecodeWidget(QWidget):
             notify(status, error=False)
         else:
             status = f"Opened {opened} layer(s)."
-        self.status_label.setText(status)
+        self.set_status(status)
         self._worker = None
+
+    def set_status(self, text: str) -> None:
+        """The status line: the first line of ``text``; all of it in the tooltip (and ``status``)."""
+        self.status = text
+        first, *more = text.splitlines() or [""]
+        self.status_label.setText(first + (" (details: hover here)" if more else ""))
+        self.status_label.setToolTip(text)
