@@ -124,8 +124,9 @@ def test_row_total_is_the_wall_time_of_the_open_and_the_stages_add_up_to_it(tmp_
     assert len(outcome.layers) == 1
     # the header reading of all 20 files is in the row, and nothing is left out of the total
     assert seconds["read"] > 0 and seconds["layer"] > 0
-    assert seconds["total"] <= wall
-    assert seconds["total"] >= 0.9 * wall
+    # only the call itself and the history row are outside the rows (microseconds); the margin is
+    # for a busy machine pre-empting the test in them
+    assert 0.8 * wall <= seconds["total"] <= wall
     from napari_dicom_gpu._qt.loads_table import stage_seconds
 
     shown = stage_seconds(row)
@@ -143,7 +144,7 @@ def test_rows_of_a_folder_with_several_series_add_up_to_the_wall_time(tmp_path):
     wall = time.perf_counter() - start
     rows = get_history().rows[before:]
     total = sum(r["seconds"]["total"] for r in rows)
-    assert len(rows) == 2 and 0.9 * wall <= total <= wall
+    assert len(rows) == 2 and 0.8 * wall <= total <= wall
 
 
 @pytest.mark.skipif(bool(GPU), reason="this machine has a GPU")

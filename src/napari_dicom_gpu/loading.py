@@ -50,10 +50,10 @@ def iter_load(
 
     A cancel request ends the iteration quietly (no exception): the caller sees fewer layers.
     """
+    started = time.perf_counter()  # first: reading the settings file is part of the open too
     settings = get_settings()
     backend = backend or settings.backend
     world_aligned = settings.world_aligned if world_aligned is None else world_aligned
-    started = time.perf_counter()
     report = load_series(list(paths))
     header_seconds = time.perf_counter() - started
     yield from report.skipped
