@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from .engine.decode import DecodeCancelled, DecodeResult, decode_series
+from .engine.decode import DecodeCancelled, decode_series
 from .engine.errors import DicomDecodeError
 from .engine.series import Series, load_series
 from .presentation import LayerSpec, to_layer
@@ -29,9 +29,8 @@ class LoadOutcome:
     cancelled: bool = False
 
 
-def _charge(result: DecodeResult, header_share: float, layer_seconds: float, decode_wall: float) -> None:
-    """Put the time spent outside the engine into the record, and make ``total`` the wall time."""
-    seconds = result.record.seconds
+def _charge(seconds: dict[str, float], header_share: float, layer_seconds: float, decode_wall: float) -> None:
+    """Put the time spent outside the engine into a record's stages; ``total`` is the wall time."""
     seconds["read"] = seconds.get("read", 0.0) + header_share
     seconds["layer"] = max(0.0, layer_seconds - seconds.get("values", 0.0))
     seconds.setdefault("values", 0.0)
@@ -87,10 +86,11 @@ def _load_one(
     result = decode_series([], backend, sources=group.sources, progress=progress, cancel=cancel)
     layer_start = time.perf_counter()
     spec = to_layer(result, group, world_aligned=world_aligned)
-    done = time.perf_counter()
-    _charge(result, header_share, done - layer_start, layer_start - decode_start)
     record = result.record.to_dict()
     spec.kwargs.setdefault("metadata", {})["decode"] = record
+    done = time.perf_counter()
+    _charge(record["seconds"], header_share, done - layer_start, layer_start - decode_start)
+    result.record.seconds.update(record["seconds"])
     get_history().add(spec.kwargs["name"], record)
     return spec
 
