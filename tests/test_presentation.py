@@ -12,9 +12,9 @@ import numpy as np
 import pydicom
 import pytest
 from napari.layers import Image
-from napari_dicom_gpu.engine.decode import decode, decode_series
 from pydicom.dataelem import DataElement
 
+from napari_dicom_gpu.engine.api import decode, decode_series
 from napari_dicom_gpu.engine.series import Series, load_series
 from napari_dicom_gpu.engine.source import load_source
 from napari_dicom_gpu.presentation import to_layer

@@ -10,7 +10,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from napari_dicom_gpu._reader import get_reader, read_dicom
+from napari_dicom_gpu._reader import NOTHING_TO_ADD, get_reader, read_dicom, read_layers
 from napari_dicom_gpu.engine.errors import DicomDecodeError
 from tests.dicom_files import data_file, reference
 
@@ -152,14 +152,40 @@ def test_get_reader_reads_at_most_132_bytes_of_a_non_dicom_file(tmp_path, monkey
 
 def test_file_without_pixel_data_gives_a_clear_error():
     with pytest.raises(DicomDecodeError, match=r"rtstruct\.dcm.*no pixel data"):
-        read_dicom(data_file("rtstruct.dcm"))
+        read_layers(data_file("rtstruct.dcm"))
 
 
 def test_truncated_file_gives_a_clear_error(tmp_path):
     path = tmp_path / "cut.dcm"
     path.write_bytes(Path(data_file("CT_small.dcm")).read_bytes()[:2000])
     with pytest.raises(DicomDecodeError, match=r"cut\.dcm"):
-        read_dicom(str(path))
+        read_layers(str(path))
+
+
+def test_napari_reader_turns_a_broken_file_into_one_notification_and_nothing_to_add():
+    from napari.utils.notifications import Notification, notification_manager
+
+    before = len(notification_manager.records)
+    assert read_dicom(data_file("rtstruct.dcm")) == NOTHING_TO_ADD
+    (note,) = notification_manager.records[before:]
+    assert type(note) is Notification and "rtstruct.dcm" in note.message and "pixel data" in note.message
+
+
+def test_folder_with_a_bad_file_opens_the_rest_with_one_warning(tmp_path):
+    from napari.utils.notifications import notification_manager
+
+    src = pydicom.dcmread(data_file("CT_small.dcm"))
+    for k in range(3):
+        src.SOPInstanceUID = f"1.2.3.{k}"
+        src.ImagePositionPatient = [0, 0, float(k)]
+        src.save_as(tmp_path / f"ct{k}.dcm")
+    (tmp_path / "bad.dcm").write_text("plain text")
+    shutil.copy(data_file("rtstruct.dcm"), tmp_path / "rtstruct.dcm")
+    before = len(notification_manager.records)
+    (layer,) = read_dicom(str(tmp_path))
+    assert layer[0].shape == (3, 128, 128)
+    (note,) = notification_manager.records[before:]
+    assert note.message.startswith("Skipped 2 files or series") and "bad.dcm" in note.message
 
 
 def test_sample_data_opens_the_bundled_files():
@@ -190,9 +216,13 @@ def test_viewer_opens_ct_in_hu_with_window(make_napari_viewer):
 
 
 def test_viewer_open_of_broken_file_reports_file_and_problem(make_napari_viewer):
+    from napari.utils.notifications import notification_manager
+
     viewer = make_napari_viewer()
-    with pytest.raises(Exception, match=r"rtstruct\.dcm.*no pixel data"):
-        viewer.open(data_file("rtstruct.dcm"), plugin="napari-dicom-gpu")
+    before = len(notification_manager.records)
+    assert viewer.open(data_file("rtstruct.dcm"), plugin="napari-dicom-gpu") == []
+    (note,) = notification_manager.records[before:]
+    assert "rtstruct.dcm" in note.message and "no pixel data" in note.message
     assert len(viewer.layers) == 0
 
 

@@ -1,4 +1,12 @@
-"""napari reader contribution: DICOM files, folders (one layer per series) and DICOMDIR."""
+"""napari reader contribution: DICOM files, DICOMDIR and (through ``read_layers``) folders.
+
+napari shows any exception from a reader as an error with a traceback, or as its "Choose reader"
+dialog when another reader claims the name (napari 0.9: ``ViewerModel._open_or_raise_error``
+wraps it in ``ReaderPluginError`` and ``QtViewer._qt_open`` hands that to
+``handle_gui_reading``). A damaged file must cost one sentence, so ``read_dicom`` never raises
+for a file it claimed: it shows the sentence as one napari notification and returns napari's
+"nothing to add" value ``[(None,)]``. ``read_layers`` is the same read for scripts: it raises.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +14,9 @@ import os
 
 from .engine.errors import DicomDecodeError
 from .engine.sniff import claims
+
+#: what a napari reader returns when it read the path and there is nothing to add
+NOTHING_TO_ADD = [(None,)]
 
 
 def get_reader(path: str | list[str]):
@@ -19,37 +30,58 @@ def get_reader(path: str | list[str]):
     return None
 
 
-def read_dicom(path: str | list[str]) -> list[tuple]:
-    """Decode with the backend chosen in the widget (or Auto) and return one layer per series."""
-    from .loading import load
+def _as_paths(path) -> list[str]:
+    return [os.fspath(p) for p in (path if isinstance(path, list | tuple) else [path])]
 
-    paths = [os.fspath(p) for p in (path if isinstance(path, list | tuple) else [path])]
+
+def _failure(paths: list[str], problems: list[DicomDecodeError]) -> DicomDecodeError:
+    """The one error that says why nothing at ``paths`` opened."""
+    from .loading import skipped_summary
+
+    if len(problems) == 1:
+        return problems[0]
+    if not problems:
+        return DicomDecodeError(paths[0], "no DICOM image was found there")
+    return DicomDecodeError(paths[0], "no file could be opened.\n" + skipped_summary(problems, 0))
+
+
+def read_layers(path: str | list[str]) -> list[tuple]:
+    """Layer data of every series at ``path``; raises ``DicomDecodeError`` when none opens.
+
+    Files that cannot be opened next to ones that can are skipped with one warning.
+    """
+    from .loading import load, skipped_summary
+
+    paths = _as_paths(path)
     outcome = load(paths)
     if not outcome.layers:
-        if len(outcome.problems) == 1:
-            raise outcome.problems[0]
-        if not outcome.problems:
-            raise DicomDecodeError(paths[0], "no DICOM image was found there")
-        raise DicomDecodeError(paths[0], "no file could be opened:\n" + _summary(outcome.problems))
+        raise _failure(paths, outcome.problems)
     if outcome.problems:
-        _warn(outcome.problems)
+        notify(skipped_summary(outcome.problems, len(outcome.layers)), error=False)
     return [layer.as_layer_data() for layer in outcome.layers]
 
 
-def _summary(problems: list[DicomDecodeError]) -> str:
-    lines = [str(p) for p in problems[:5]]
-    if len(problems) > 5:
-        lines.append(f"... and {len(problems) - 5} more")
-    return "\n".join(lines)
+def read_dicom(path: str | list[str]) -> list[tuple]:
+    """napari's reader: the layers of ``path``, or one notification that says why there are none."""
+    from ._view import keep_current_viewer_in_view
 
-
-def _warn(problems: list[DicomDecodeError]) -> None:
-    shown = _summary(problems)
+    keep_current_viewer_in_view()
     try:
-        from napari.utils.notifications import show_warning
+        return read_layers(path)
+    except DicomDecodeError as exc:
+        notify(str(exc), error=True)
+    except Exception as exc:  # not a known DICOM problem: still one sentence, never a traceback dialog
+        notify(str(DicomDecodeError(_as_paths(path)[0], f"{type(exc).__name__}: {exc}")), error=True)
+    return NOTHING_TO_ADD
 
-        show_warning(f"Some DICOM files were skipped:\n{shown}")
-    except Exception:
+
+def notify(message: str, *, error: bool) -> None:
+    """One napari notification (a toast, no traceback); a Python warning outside napari."""
+    try:
+        from napari.utils.notifications import show_error, show_warning
+    except ImportError:
         import warnings
 
-        warnings.warn(f"Some DICOM files were skipped:\n{shown}", stacklevel=2)
+        warnings.warn(message, stacklevel=3)
+        return
+    (show_error if error else show_warning)(message)

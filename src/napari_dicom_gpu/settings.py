@@ -27,9 +27,12 @@ def config_dir() -> Path:
 
 @dataclass
 class DecodeSettings:
-    """The user's choice of backend, remembered across napari sessions."""
+    """The user's choices (backend, geometry), remembered across napari sessions."""
 
     backend: str = "auto"
+    #: show oblique and non-axial series in patient space through napari's ``affine`` instead of
+    #: image-aligned (rows and columns on the screen axes, the affine in ``metadata``)
+    world_aligned: bool = False
     directory: Path = field(default_factory=config_dir)
     _listeners: list[Callable[[str], None]] = field(default_factory=list, repr=False)
 
@@ -44,21 +47,30 @@ class DecodeSettings:
             stored = json.loads(settings.path.read_text())
             if stored.get("backend") in BACKENDS:
                 settings.backend = stored["backend"]
+            if isinstance(stored.get("world_aligned"), bool):
+                settings.world_aligned = stored["world_aligned"]
         except (OSError, ValueError, AttributeError):
             pass
         return settings
+
+    def _save(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps({"backend": self.backend, "world_aligned": self.world_aligned}))
+        except OSError:
+            pass  # a read-only home must not break decoding; the choice lasts this session
 
     def set_backend(self, backend: str) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
         self.backend = backend
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps({"backend": backend}))
-        except OSError:
-            pass  # a read-only home must not break decoding; the choice lasts this session
+        self._save()
         for listener in list(self._listeners):
             listener(backend)
+
+    def set_world_aligned(self, world_aligned: bool) -> None:
+        self.world_aligned = bool(world_aligned)
+        self._save()
 
     def on_change(self, callback: Callable[[str], None]) -> None:
         self._listeners.append(callback)
@@ -86,6 +98,34 @@ class LoadHistory:
     def disconnect(self, callback) -> None:
         if callback in self._listeners:
             self._listeners.remove(callback)
+
+
+#: the filename patterns that the one-time choice "use this plugin for DICOM" hands to napari
+PREFERRED_PATTERNS = ("*.dcm", "*.dicom", "*.dic", "*.ima")
+PLUGIN_NAME = "napari-dicom-gpu"
+
+
+def is_napari_reader_for_dicom() -> bool:
+    """Whether napari's reader preferences send every DICOM file pattern to this plugin."""
+    from napari.settings import get_settings as napari_settings
+
+    chosen = napari_settings().plugins.extension2reader
+    return all(chosen.get(pattern) == PLUGIN_NAME for pattern in PREFERRED_PATTERNS)
+
+
+def make_napari_reader_for_dicom() -> None:
+    """Make this plugin napari's reader for DICOM file names, through napari's public settings.
+
+    napari's own reader also claims ``*.dcm`` and ``*.dicom``; without a preference every drop of
+    such a file asks which reader to use. napari saves its settings itself, so this lasts.
+    """
+    from napari.settings import get_settings as napari_settings
+
+    plugins = napari_settings().plugins
+    plugins.extension2reader = {
+        **plugins.extension2reader,
+        **dict.fromkeys(PREFERRED_PATTERNS, PLUGIN_NAME),
+    }
 
 
 _settings: DecodeSettings | None = None

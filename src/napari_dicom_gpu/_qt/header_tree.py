@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from pydicom.datadict import keyword_for_tag
-from qtpy.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from qtpy.QtWidgets import (
+    QHeaderView,
+    QLineEdit,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 MAX_VALUE_CHARS = 200
 
@@ -26,6 +33,8 @@ def _value_text(element: dict) -> str:
 
 
 def _keyword(tag: str) -> str:
+    if tag.endswith("0000"):
+        return "GroupLength"
     try:
         return keyword_for_tag(int(tag, 16)) or "(private)"
     except ValueError:
@@ -40,9 +49,13 @@ class HeaderView(QWidget):
         self.search = QLineEdit(placeholderText="Search the header (tag, keyword or value)")
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Tag", "Keyword", "VR", "Value"])
-        self.tree.setColumnWidth(0, 90)
-        self.tree.setColumnWidth(1, 170)
-        self.tree.setColumnWidth(2, 35)
+        # Tag and VR are narrow and fixed; Keyword fits its text; Value takes what is left, so it
+        # stays visible at napari's default dock width (long values are elided, full in tooltips).
+        header = self.tree.header()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.setColumnWidth(1, 140)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.search)
@@ -57,7 +70,9 @@ class HeaderView(QWidget):
     def _add(self, parent: QTreeWidgetItem, header: dict) -> None:
         for tag, element in header.items():
             tag_text = f"({tag[:4]},{tag[4:]})"
-            item = QTreeWidgetItem([tag_text, _keyword(tag), element.get("vr", ""), _value_text(element)])
+            value = _value_text(element)
+            item = QTreeWidgetItem([tag_text, _keyword(tag), element.get("vr", ""), value])
+            item.setToolTip(3, value)
             parent.addChild(item)
             if element.get("vr") == "SQ":
                 for index, dataset in enumerate(element.get("Value", [])):
