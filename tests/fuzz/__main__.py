@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         growth_limit=int(args.growth_limit_gib * 2**30),
     )
     workers = args.workers or default_workers(limits)
-    print(f"fuzz: {len(cases)} cases, seed {args.seed}, {workers} workers", file=sys.stderr)
+    print(f"fuzz: {len(cases)} planned cases, seed {args.seed}, {workers} workers", file=sys.stderr)
 
     def progress(done: int, total: int) -> None:
         if done % 100 == 0 or done == total:

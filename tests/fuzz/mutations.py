@@ -441,15 +441,17 @@ def m_damage_last_frame(rng: random.Random, info: SourceInfo, variant: int) -> M
         if len(items) - 1 != info.frames:
             return None
         last = bytearray(items[-1])
-        start = (len(last) * (1, 2, 5, 9)[variant]) // 10
-        stop = min(len(last), start + max(8, (len(last) * (3, 5, 2, 1)[variant]) // 10))
+        start = (len(last) * (1, 2, 5, 9, 0, 0)[variant]) // 10
+        # Variants 4 and 5 destroy the codestream's own header (SOI/SIZ/RLE header) too.
+        part = (3, 5, 2, 1, 5, 10)[variant]
+        stop = min(len(last), start + max(8, (len(last) * part) // 10))
         last[start:stop] = rng.randbytes(stop - start)
         items[-1] = bytes(last)
         data = with_items(info, items)
     else:
         size = native_frame_bytes(info)
         first = info.pixel_value_offset + size * (info.frames - 1)
-        start = first + (size * (1, 2, 5, 9)[variant]) // 10
+        start = first + (size * (1, 2, 5, 9, 0, 0)[variant]) // 10
         stop = min(first + size, start + size // 3)
         data = info.data[:start] + rng.randbytes(stop - start) + info.data[stop:]
     return Mutated(
@@ -599,7 +601,7 @@ MUTATIONS: dict[str, tuple[Callable[..., Mutated | None], int]] = {
     "transfer-syntax": (m_transfer_syntax, len(BAD_SYNTAXES)),
     "offset-table": (m_offset_table, 8),
     "fragments": (m_fragments, 8),
-    "damage-last-frame": (m_damage_last_frame, 4),
+    "damage-last-frame": (m_damage_last_frame, 6),
     "number-string": (m_number_string, len(NUMBER_STRINGS)),
     "vr-flip": (m_vr_flip, 5),
     "pixel-data-length": (m_pixel_length, 4),
@@ -622,7 +624,8 @@ NOT_DICOM: tuple[tuple[str, bytes], ...] = (
 
 
 def plan(seed: int = 0) -> list[Case]:
-    """Every case, in a fixed order; nothing is read or written yet."""
+    """Every case, in a fixed order; nothing is read or written yet (``mutate`` gives None for a
+    kind that does not apply to a source: offset tables of a native file, for example)."""
     cases: list[Case] = []
     for kind, (_, variants) in MUTATIONS.items():
         for source in SOURCES:

@@ -182,7 +182,8 @@ def _run_one(task: Task, references: dict) -> dict:
     try:
         if task.entry == "decode":
             pixels = decode(task.path, backend="cpu").pixels
-            result = {"outcome": "decoded", "details": {"shape": list(np.shape(pixels))}}
+            shape = list(np.shape(pixels))
+            result = {"outcome": "decoded", "message": f"decoded {shape}", "details": {}}
             if task.intact_frames:
                 reference = _reference(task.source, references)
                 if reference is not None:
@@ -202,7 +203,7 @@ def _run_one(task: Task, references: dict) -> dict:
             else:
                 layers = reader(task.path)
                 shapes = [list(np.shape(layer[0])) for layer in layers]
-                result = {"outcome": "decoded", "details": {"layers": shapes}}
+                result = {"outcome": "decoded", "message": f"layers {shapes}", "details": {}}
     except BaseException as exc:  # noqa: BLE001 - classifying every escape is the point
         seconds = time.perf_counter() - started
         chain = _chain(exc)
@@ -258,6 +259,7 @@ def worker_main(connection, capture_path: str, address_space: int) -> None:
     """Long-lived worker: receive tasks, run each with fd 1 and 2 captured, send results back."""
     import faulthandler
     import resource
+    import signal
     import sys
     import warnings
 
@@ -276,6 +278,9 @@ def worker_main(connection, capture_path: str, address_space: int) -> None:
     os.dup2(saved[0], 1)
     os.dup2(saved[1], 2)
     faulthandler.enable(file=sys.stderr, all_threads=True)
+    # The parent sends SIGUSR1 before it kills a hung or oversized worker: the Python stack of
+    # that moment lands in the capture file and says where the run was stuck.
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=False)
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = _rss("self", "VmSize") + address_space
     if hard == resource.RLIM_INFINITY or limit < hard:
@@ -395,6 +400,16 @@ class Pool:
         self.workers[self.workers.index(worker)] = self._start()
         self.replaced += 1
 
+    @staticmethod
+    def _dump_stack(worker: _Worker) -> None:
+        import signal
+
+        try:
+            os.kill(worker.process.pid, signal.SIGUSR1)
+            time.sleep(0.3)
+        except OSError:
+            pass
+
     def _dead_outcome(self, worker: _Worker, outcome: str, message: str) -> dict:
         try:
             words = Path(worker.capture).read_text(errors="replace")
@@ -402,7 +417,9 @@ class Pool:
             words = ""
         last_words = [
             line.strip()
-            for line in words.split("Fatal Python error")[0].splitlines()
+            for line in re.split(r"Fatal Python error|Stack \(most recent|Current thread", words)[
+                0
+            ].splitlines()
             if line.strip() and not line.lstrip().startswith(("File ", "Current thread"))
         ]
         if last_words:
@@ -447,10 +464,12 @@ class Pool:
                     worker.peak_rss = max(worker.peak_rss, rss)
                     elapsed = time.perf_counter() - worker.started
                     if rss > self.limits.memory_limit:
+                        self._dump_stack(worker)
                         result = self._dead_outcome(
                             worker, "oom", f"killed at {rss / GiB:.1f} GiB resident"
                         )
                     elif elapsed > self.limits.timeout:
+                        self._dump_stack(worker)
                         result = self._dead_outcome(worker, "hang", f"killed after {elapsed:.0f} s")
                     elif not worker.process.is_alive():
                         code = worker.process.exitcode
