@@ -65,6 +65,9 @@ class Mutated:
     data: bytes
     description: str
     intact_frames: int = 0
+    #: Frames the pixel data really holds where the header claims otherwise: decoding more than
+    #: this many frames means frames were made up (0: not checked).
+    frames_present: int = 0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -267,7 +270,9 @@ def m_columns(rng: random.Random, info: SourceInfo, variant: int) -> Mutated:
 
 def m_number_of_frames(rng: random.Random, info: SourceInfo, variant: int) -> Mutated:
     values = (*ABSURD, 3000, info.frames + 1, 2 * info.frames)
-    return _absurd("NumberOfFrames", info, values[variant])
+    mutated = _absurd("NumberOfFrames", info, values[variant])
+    mutated.frames_present = info.frames
+    return mutated
 
 
 def m_bits_allocated(rng: random.Random, info: SourceInfo, variant: int) -> Mutated:
@@ -581,7 +586,8 @@ def m_bomb(rng: random.Random, info: SourceInfo, variant: int) -> Mutated:
             setattr(ds, keyword, value)
 
     shown = ", ".join(f"{k}={v}" for k, v in values.items())
-    return Mutated(edit(info, change), shown)
+    present = info.frames if set(values) == {"Rows", "Columns", "NumberOfFrames"} else 0
+    return Mutated(edit(info, change), shown, frames_present=present)
 
 
 MUTATIONS: dict[str, tuple[Callable[..., Mutated | None], int]] = {

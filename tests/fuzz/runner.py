@@ -37,6 +37,7 @@ FAILURES = (
     "raw-traceback",
     "error-without-path",
     "frames-lost",
+    "invented-frames",
     "slow",
     "memory-growth",
 )
@@ -62,6 +63,7 @@ class Task:
     description: str
     source: str
     intact_frames: int = 0
+    frames_present: int = 0
 
 
 @dataclass
@@ -111,7 +113,15 @@ def write_corpus(cases: list[Case], folder: str | os.PathLike) -> tuple[list[Tas
         source = "" if case.kind == "not-dicom" else source_path(case.source)
         for entry in ENTRIES:
             tasks.append(
-                Task(case, entry, str(path), mutated.description, source, mutated.intact_frames)
+                Task(
+                    case,
+                    entry,
+                    str(path),
+                    mutated.description,
+                    source,
+                    mutated.intact_frames,
+                    mutated.frames_present,
+                )
             )
     return tasks, problems
 
@@ -184,6 +194,11 @@ def _run_one(task: Task, references: dict) -> dict:
             pixels = decode(task.path, backend="cpu").pixels
             shape = list(np.shape(pixels))
             result = {"outcome": "decoded", "message": f"decoded {shape}", "details": {}}
+            if task.frames_present and shape and shape[0] > task.frames_present:
+                result["outcome"] = "invented-frames"
+                result["message"] = (
+                    f"decoded {shape[0]} frames from pixel data that holds {task.frames_present}"
+                )
             if task.intact_frames:
                 reference = _reference(task.source, references)
                 if reference is not None:
@@ -204,6 +219,13 @@ def _run_one(task: Task, references: dict) -> dict:
                 layers = reader(task.path)
                 shapes = [list(np.shape(layer[0])) for layer in layers]
                 result = {"outcome": "decoded", "message": f"layers {shapes}", "details": {}}
+                frames = max((_layer_frames(s) for s in shapes), default=0)
+                if task.frames_present and frames > task.frames_present:
+                    result["outcome"] = "invented-frames"
+                    result["message"] = (
+                        f"a layer of {frames} frames from pixel data that holds "
+                        f"{task.frames_present}"
+                    )
     except BaseException as exc:  # noqa: BLE001 - classifying every escape is the point
         seconds = time.perf_counter() - started
         chain = _chain(exc)
@@ -235,6 +257,13 @@ def _run_one(task: Task, references: dict) -> dict:
                 result["details"] = {"cause": f"{type(causes[0]).__name__}: {causes[0]}"[:300]}
     result.setdefault("seconds", time.perf_counter() - started)
     return result
+
+
+def _layer_frames(shape: list[int]) -> int:
+    """Frames in a layer: a single frame is 2-D (or 2-D with a trailing RGB(A) axis)."""
+    if len(shape) <= 2 or (len(shape) == 3 and shape[-1] in (3, 4)):
+        return 1
+    return shape[0]
 
 
 def _warm_up(references: dict) -> None:
