@@ -291,12 +291,23 @@ class Bench:
                 )
                 row["speedup_vs_pydicom"] = base["s"] / timing["s"]
                 if size == min(sizes):
-                    row["max_abs_diff_vs_pydicom_hu"] = hu_difference(data, files)
+                    row.update(
+                        extra(
+                            "max_abs_diff_vs_pydicom_hu",
+                            lambda d=data, f=files: hu_difference(d, f),
+                        )
+                    )
             if plugin is not None and size == min(sizes):
-                p = measure(lambda f=files: plugin(f))
-                row.update(
-                    plugin_s=p["s"], plugin_runs=p["runs"], speedup_vs_plugin=p["s"] / timing["s"]
-                )
+                p = extra("plugin", lambda f=files: measure(lambda: plugin(f)))
+                if "plugin" in p:
+                    p = p["plugin"]
+                    row.update(
+                        plugin_s=p["s"],
+                        plugin_runs=p["runs"],
+                        speedup_vs_plugin=p["s"] / timing["s"],
+                    )
+                else:
+                    row.update(p)
             elif size == min(sizes):
                 row["plugin_skipped"] = plugin_reason
             del outcome, data
@@ -389,11 +400,18 @@ class Bench:
         )
         plugin, reason = plugin_loop_factory()
         if plugin is not None:
-            p = measure(lambda: plugin(files))
-            row.update(plugin_s=p["s"], speedup_vs_plugin=p["s"] / t_load["s"])
+            p = extra("plugin", lambda: measure(lambda: plugin(files)))
+            if "plugin" in p:
+                row.update(
+                    plugin_s=p["plugin"]["s"], speedup_vs_plugin=p["plugin"]["s"] / t_load["s"]
+                )
+            else:
+                row.update(p)
         else:
             row["plugin_skipped"] = reason
-        row.update(simpleitk(str(folder), t_load["s"]))
+        row.update(
+            extra("simpleitk", lambda: simpleitk(str(folder), t_load["s"])).get("simpleitk", {})
+        )
         self.results["parts"]["j2k"] = {
             "row": row,
             "how": "load([folder], 'gpu') vs decode_series([], 'gpu', sources=<pre-read sources>) to host "
@@ -502,10 +520,11 @@ class Bench:
             row["decode_s"] = measure(lambda p=path: decode(p, self.backend), repeat=15)["s"]
             row["stages"] = layer_stages(load([path], self.backend))
             if plugin is not None:
-                row["plugin_s"] = measure(lambda p=path: plugin([p]), repeat=7)["s"]
+                p = extra("plugin", lambda p=path: measure(lambda: plugin([p]), repeat=7)["s"])
+                row.update({"plugin_s": p["plugin"]} if "plugin" in p else p)
             else:
                 row["plugin_skipped"] = plugin_reason
-            row.update(floor(path, self.gpu))
+            row.update(extra("floor", lambda p=path: floor(p, self.gpu)).get("floor", {}))
             if row.get("floor_s"):
                 row["load_over_floor"] = row["load_s"] / row["floor_s"]
                 row["decode_over_floor"] = row["decode_s"] / row["floor_s"]
@@ -593,6 +612,14 @@ class Bench:
 
 
 # -- helpers that need more than one line ---------------------------------------------------------
+def extra(key: str, fn) -> dict:
+    """``{key: fn()}``, or ``{key + "_error": why}``: a failing side measurement never costs a part."""
+    try:
+        return {key: fn()}
+    except Exception as exc:
+        return {f"{key}_error": f"{type(exc).__name__}: {str(exc)[:160]}"}
+
+
 def hu_difference(data: np.ndarray, files: list[str]) -> float | None:
     """Largest |layer - pydicom's modality LUT output| over the files, or None when shapes differ."""
     from pydicom.pixels import apply_modality_lut

@@ -32,7 +32,7 @@ start=$(date +%s)
 if [ "$cpu_parallel" = 1 ]; then
   cores=$(nproc 2>/dev/null || echo 2)
   workers=2; frames=24
-  [ "$cores" -ge 8 ] && workers=8 && frames=48   # the GPU machine: how far do threads/processes go?
+  [ "$cores" -ge 8 ] && workers=8 && frames=32   # the GPU machine: how far do threads/processes go?
   "$py" "$root/benchmarks/cpu_parallel.py" --out "$out" --workers "$workers" --frames "$frames" \
     > "$out/cpu_parallel.log" 2>&1 \
     || echo "cpu_parallel.py failed: see $out/cpu_parallel.log"
@@ -43,4 +43,4 @@ write=()
 "$py" "$root/benchmarks/report.py" --results "$out" --output "$out/bench-table.md" "${write[@]}" > /dev/null
 echo "bench.sh: $(( $(date +%s) - start )) s; table in $out/bench-table.md"
 # The short table last (the summary of the newest load results).
-sed -n '/^## Summary/,/^$/p' "$(ls -t "$out"/*-load.md | head -1)"
+awk '/^## Summary/{p=1} /^## Scaling/{p=0} p' "$(ls -t "$out"/*-load.md | head -1)"
