@@ -206,7 +206,7 @@ def table(results: dict, cpu_parallel: dict | None = None) -> str:
                         f"{r['gil_free']:.2f}",
                         ratio(r["serial_s"], r["threads_s"]),
                         ratio(r["serial_s"], r["processes_s"]),
-                        r.get("best"),
+                        "threads" if r["gil_free"] >= 0.4 else "processes",
                     ]
                 )
         if body:
