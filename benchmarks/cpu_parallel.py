@@ -455,7 +455,7 @@ def render(results: dict) -> str:
                 r["syntax"],
                 r["codec"],
                 f"{r['serial_s'] / n * 1000:.1f}",
-                f"{free} ({r['gil_free']:.2f})",
+                f"{free} ({r['gil_free']:.2f}; threads used {r.get('threads_cores_used', 0):.1f} cores)",
                 f"{r['serial_s'] / r['threads_s']:.2f}x",
                 f"{r['serial_s'] / r['processes_s']:.2f}x",
                 route(r),
