@@ -78,7 +78,7 @@ def test_multiframe_is_one_layer_with_physical_scale():
 def test_name_header_and_decode_record_are_in_the_layer():
     (data, kwargs, _), = layers_of("CT_small.dcm")
     meta = kwargs["metadata"]
-    assert kwargs["name"] == (pydicom.dcmread(data_file("CT_small.dcm")).get("SeriesDescription") or "CT_small")
+    assert kwargs["name"] == "1 CT_small"  # "<Series Number> <description>", the file name without one
     assert meta["dicom"]["00080060"]["Value"] == ["CT"] and "7FE00010" not in meta["dicom"]
     import json
 
@@ -90,7 +90,7 @@ def test_name_header_and_decode_record_are_in_the_layer():
 
 def test_layer_name_falls_back_to_file_name():
     (_, kwargs, _), = layers_of("emri_small.dcm")
-    assert kwargs["name"] == "emri_small"
+    assert kwargs["name"] == "301 emri_small"
 
 
 def test_folder_gives_one_layer_per_series(tmp_path):
@@ -103,7 +103,7 @@ def test_folder_gives_one_layer_per_series(tmp_path):
             src.save_as(tmp_path / f"{description}{k}")  # no extension
     (tmp_path / "notes.txt").write_text("not dicom")
     layers = read_dicom(str(tmp_path))
-    assert sorted(k["name"] for _, k, _ in layers) == ["A", "B"]
+    assert sorted(k["name"] for _, k, _ in layers) == ["1 A", "1 B"]
     for data, kwargs, _ in layers:
         assert data.shape == (3, 128, 128) and kwargs["scale"][0] == pytest.approx(2.5)
 

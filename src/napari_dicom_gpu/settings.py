@@ -20,8 +20,10 @@ def config_dir() -> Path:
     override = os.environ.get("NAPARI_DICOM_GPU_CONFIG_DIR")
     if override:
         return Path(override)
-    from platformdirs import user_config_dir
-
+    try:
+        from platformdirs import user_config_dir
+    except ImportError:  # headless engine use without napari's dependencies
+        return Path.home() / ".config" / "napari-dicom-gpu"
     return Path(user_config_dir("napari-dicom-gpu", appauthor=False))
 
 

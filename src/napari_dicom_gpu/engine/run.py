@@ -25,8 +25,10 @@ from .result import DecodeCancelled, DecodeResult
 from .source import Source
 from .values import apply_rescale
 
-#: threads decoding files with pydicom's codecs on the CPU
-CPU_WORKERS = os.cpu_count() or 1
+#: threads decoding files with pydicom's codecs on the CPU. One: OpenJPEG and libjpeg hold the
+#: GIL (benchmarks/cpu_parallel.py), and 16 threads made a 300-file J2K series 4x slower on an
+#: H200 machine (2026-11-28). ``NAPARI_DICOM_GPU_CPU_THREADS`` overrides, for codecs that do not.
+CPU_WORKERS = int(os.environ.get("NAPARI_DICOM_GPU_CPU_THREADS", "1") or 1)
 
 HOST_PATHS = ("direct-pinned", "direct-pageable", "staged-pinned", "staged-pageable")
 

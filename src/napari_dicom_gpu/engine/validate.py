@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 
 from pydicom.uid import (
     UID,
@@ -133,8 +134,20 @@ def check_encapsulated_frames(layout: PixelLayout, buffer: bytes, path: str, has
         )
 
 
+_memory_seen: tuple[float, int | None] = (-1.0, None)
+
+
 def available_memory() -> int | None:
-    """Bytes of memory free for new allocations now, if the system says."""
+    """Bytes of memory free for new allocations now, if the system says (read at most every 0.5 s:
+    a series checks every file)."""
+    global _memory_seen
+    now = time.monotonic()
+    if now - _memory_seen[0] > 0.5:
+        _memory_seen = (now, _read_available_memory())
+    return _memory_seen[1]
+
+
+def _read_available_memory() -> int | None:
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:

@@ -42,6 +42,8 @@ def rescale_of(sources: list[Source]) -> tuple[np.ndarray, np.ndarray] | None:
         intercepts = np.array([_number(s.header.get("RescaleIntercept"), 0.0) for s in sources])
     except (TypeError, ValueError):
         return None  # a damaged number: presentation reports it
+    if np.all(slopes == 1) and np.all(intercepts == 0):
+        return None  # nothing to apply here; presentation applies any modality LUT sequence
     return slopes, intercepts
 
 
