@@ -88,7 +88,8 @@ def dicomdir_study(out: Path) -> None:
     open_and_wait(widget, [str(folder)])
     # Every series is a layer (the list on the left). The study's images are 16x16 thumbnails
     # spread over patient space, so the canvas shows one series alone, fitted, at its middle slice.
-    main = next((layer for layer in viewer.layers if "Brain" in layer.name), viewer.layers[-1])
+    volumes = [layer for layer in viewer.layers if layer.ndim == 3 and not getattr(layer, "rgb", False)]
+    main = next((layer for layer in volumes if "Brain" in layer.name), volumes[-1] if volumes else viewer.layers[-1])
     for layer in viewer.layers:
         layer.visible = layer is main
     viewer.layers.selection.active = main
@@ -97,7 +98,10 @@ def dicomdir_study(out: Path) -> None:
     extent = main.extent.world
     if main.ndim == 3:
         viewer.dims.set_point(viewer.dims.ndim - 3, float(extent[0][0] + extent[1][0]) / 2)
-    viewer.fit_to_view(layers=[main])
+    try:
+        viewer.fit_to_view(layers=[main])
+    except IndexError:  # napari 0.9 cannot fit one 2D layer while the scene shows 3 dims
+        viewer.reset_view()
     shoot(viewer, out / "dicomdirtests.png")
 
 
