@@ -243,6 +243,9 @@ def test_history_rows_are_shared_with_the_reader(widget, qtbot):
 
 
 def test_every_column_is_readable_at_the_default_dock_width(make_napari_viewer, qtbot):
+    from napari_dicom_gpu.settings import get_history
+
+    get_history().rows.clear()  # this session's loads only: earlier tests' rows are not the subject
     viewer = make_napari_viewer(show=True)
     viewer.window.resize(1280, 800)
     dock, widget = viewer.window.add_plugin_dock_widget("napari-dicom-gpu", "DICOM decode (CPU/GPU)")
