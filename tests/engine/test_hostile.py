@@ -56,6 +56,7 @@ def _refused_quickly_and_small(path: str) -> str:
         ("JPEG-LL.dcm", {"SamplesPerPixel": 2}, "Samples per Pixel is 2"),
         ("SC_rgb.dcm", {"PlanarConfiguration": 65535}, "Planar Configuration is 65535"),
         ("CT_small.dcm", {"Rows": 0}, "Rows x Columns is 0 x 128"),
+        ("MR_small_RLE.dcm", {"Rows": 32768, "Columns": 32768}, "the RLE data"),
     ],
 )
 def test_a_header_that_claims_too_much_is_refused_before_allocating(tmp_path, name, elements, claim):
@@ -124,3 +125,14 @@ def test_a_frame_nothing_decodes_is_black_and_listed(tmp_path):
     result = decode(str(path), "cpu")
     assert [e.frame for e in result.record.errors] == [4]
     assert not np.asarray(result.pixels)[4].any()
+
+
+def test_frames_that_would_start_inside_another_codestream_are_refused(tmp_path):
+    ds = pydicom.dcmread(data_file("JPEG-LL.dcm"))
+    frame = next(generate_frames(ds.PixelData, number_of_frames=1))
+    half = len(frame) // 2
+    ds.PixelData = encapsulate([frame[:half], frame[half:]], has_bot=False)  # one frame, two fragments
+    ds.NumberOfFrames = 2
+    path = tmp_path / "two_claimed.dcm"
+    ds.save_as(path)
+    assert "holds only 1 codestream" in _refused_quickly_and_small(str(path))

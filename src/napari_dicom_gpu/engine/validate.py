@@ -107,8 +107,17 @@ def check_native_length(layout: PixelLayout, present: int, path: str) -> None:
         )
 
 
-def count_fragments(buffer: bytes, limit: int) -> int:
-    """Fragments of encapsulated pixel data after the offset table (at most ``limit + 1`` counted)."""
+#: how a frame's codestream begins, per family: a frame cannot start in the middle of another
+_STARTS = (
+    (JPEGTransferSyntaxes, (b"\xff\xd8",)),
+    (JPEGLSTransferSyntaxes, (b"\xff\xd8",)),
+    (JPEG2000TransferSyntaxes, (b"\xff\x4f", b"\x00\x00\x00\x0c")),  # codestream, or a JP2 box
+)
+
+
+def count_fragments(buffer, limit: int, starts: tuple[bytes, ...] = ()) -> int:
+    """Fragments of encapsulated pixel data after the offset table (at most ``limit + 1`` counted);
+    with ``starts``, only fragments that begin a codestream."""
     offset, count, end = 0, -1, len(buffer)  # the first item is the basic offset table
     while offset + 8 <= end and count <= limit:
         group, element, length = struct.unpack_from("<HHI", buffer, offset)
@@ -116,23 +125,31 @@ def count_fragments(buffer: bytes, limit: int) -> int:
             break
         if (group, element) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF:
             break
+        if count < 0 or not starts or bytes(buffer[offset + 8 : offset + 10]) in starts or (
+            bytes(buffer[offset + 8 : offset + 12]) in starts
+        ):
+            count += 1
         offset += 8 + length
-        count += 1
     return max(count, 0)
 
 
-def check_encapsulated_frames(layout: PixelLayout, buffer: bytes, path: str, has_extended_table: bool) -> None:
-    """Every frame needs at least one fragment (or an extended offset table entry)."""
+def check_encapsulated_frames(layout: PixelLayout, buffer, path: str, has_extended_table: bool) -> None:
+    """Every frame needs its own fragment, one that begins a codestream where the syntax says how."""
     if layout.number_of_frames <= 1 or has_extended_table:
         return
-    fragments = count_fragments(buffer, layout.number_of_frames)
+    starts = next((marks for family, marks in _STARTS if layout.transfer_syntax in family), ())
+    fragments = count_fragments(buffer, layout.number_of_frames, starts)
     if fragments < layout.number_of_frames:
+        what = "codestream" if starts else "fragment"
         raise DicomDecodeError(
             path,
             f"the header claims {layout.number_of_frames} frames, but the pixel data holds only "
-            f"{fragments} fragment{'s' if fragments != 1 else ''}",
+            f"{fragments} {what}{'s' if fragments != 1 else ''}",
         )
 
+
+#: RLE's densest run (2 bytes for 128 equal bytes) bounds what one byte of data can become
+RLE_MAX_EXPANSION = 64
 
 _memory_seen: tuple[float, int | None] = (-1.0, None)
 
@@ -231,6 +248,12 @@ def check_codestream(layout: PixelLayout, frame: bytes, path: str) -> None:
                 f"the header says {layout.samples_per_pixel} sample(s) per pixel, but the "
                 f"{layout.transfer_syntax.name} data has {components} component(s)",
             )
+    elif layout.transfer_syntax == RLELossless and decoded_nbytes(layout, 1) > RLE_MAX_EXPANSION * len(frame):
+        raise DicomDecodeError(
+            path,
+            f"the header says {layout.rows} x {layout.columns} pixels, but the RLE data "
+            f"({len(frame):,} bytes) can hold at most {RLE_MAX_EXPANSION * len(frame):,} bytes of them",
+        )
     elif layout.transfer_syntax == RLELossless and len(frame) >= 64:
         (segments,) = struct.unpack_from("<I", frame, 0)
         expected = layout.samples_per_pixel * max(layout.bits_allocated // 8, 1)
