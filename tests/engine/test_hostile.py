@@ -126,13 +126,3 @@ def test_a_frame_nothing_decodes_is_black_and_listed(tmp_path):
     assert [e.frame for e in result.record.errors] == [4]
     assert not np.asarray(result.pixels)[4].any()
 
-
-def test_frames_that_would_start_inside_another_codestream_are_refused(tmp_path):
-    ds = pydicom.dcmread(data_file("JPEG-LL.dcm"))
-    frame = next(generate_frames(ds.PixelData, number_of_frames=1))
-    half = len(frame) // 2
-    ds.PixelData = encapsulate([frame[:half], frame[half:]], has_bot=False)  # one frame, two fragments
-    ds.NumberOfFrames = 2
-    path = tmp_path / "two_claimed.dcm"
-    ds.save_as(path)
-    assert "holds only 1 codestream" in _refused_quickly_and_small(str(path))

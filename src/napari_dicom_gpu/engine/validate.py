@@ -134,13 +134,14 @@ def count_fragments(buffer, limit: int, starts: tuple[bytes, ...] = ()) -> int:
 
 
 def check_encapsulated_frames(layout: PixelLayout, buffer, path: str, has_extended_table: bool) -> None:
-    """Every frame needs its own fragment, one that begins a codestream where the syntax says how."""
+    """Every frame needs at least its own fragment."""
     if layout.number_of_frames <= 1 or has_extended_table:
         return
-    starts = next((marks for family, marks in _STARTS if layout.transfer_syntax in family), ())
-    fragments = count_fragments(buffer, layout.number_of_frames, starts)
+    # Counting only fragments that begin a codestream would catch one frame split in two, but it
+    # would also refuse a file whose one damaged frame lost its first bytes: good frames first.
+    fragments = count_fragments(buffer, layout.number_of_frames)
     if fragments < layout.number_of_frames:
-        what = "codestream" if starts else "fragment"
+        what = "fragment"
         raise DicomDecodeError(
             path,
             f"the header claims {layout.number_of_frames} frames, but the pixel data holds only "
