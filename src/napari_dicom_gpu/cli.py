@@ -15,8 +15,11 @@ def _view(args: argparse.Namespace) -> int:
     viewer = napari.Viewer(title="napari-dicom-gpu")
     viewer.window.add_plugin_dock_widget("napari-dicom-gpu", "DICOM decode (CPU/GPU)")
     paths = args.paths or [sample_path("ultrasound")]
-    for path in paths:
-        viewer.open(path, plugin="napari-dicom-gpu")
+    from ._reader import read_layers
+
+    for path in paths:  # folders and any file name, not only the names the npe2 reader claims
+        for data, kwargs, _kind in read_layers(path):
+            viewer.add_image(data, **kwargs)
     if args.screenshot:
         from qtpy.QtWidgets import QApplication
 
