@@ -23,7 +23,7 @@ from .plan import FRAME_CODECS, plan_sources
 from .record import DecodeRecord, FrameEvent
 from .result import DecodeCancelled, DecodeResult
 from .source import Source
-from .values import apply_rescale
+from .values import _xp, apply_rescale
 
 #: threads decoding files with pydicom's codecs on the CPU. One: OpenJPEG and libjpeg hold the
 #: GIL (benchmarks/cpu_parallel.py), and 16 threads made a 300-file J2K series 4x slower on an
@@ -375,14 +375,6 @@ class Run:
         for source in self.sources:
             source.release()  # the encoded bytes are done with; the dataset can be read again
         return DecodeResult(out, record, self.sources, self.values_applied)
-
-
-def _xp(array):
-    if hasattr(array, "__cuda_array_interface__"):
-        import cupy
-
-        return cupy
-    return np
 
 
 def _upload(frame: np.ndarray):

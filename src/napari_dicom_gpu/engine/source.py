@@ -257,9 +257,10 @@ def check_pixel_data(source: Source) -> None:
 
 
 def _has_extended_offsets(source: Source) -> bool:
-    # The fast parser declines files with an extended offset table, so its header never has one.
     header = source.header
-    return isinstance(header, Dataset) and "ExtendedOffsetTable" in header and "ExtendedOffsetTableLengths" in header
+    if isinstance(header, Dataset):
+        return "ExtendedOffsetTable" in header and "ExtendedOffsetTableLengths" in header
+    return getattr(header, "extended_offsets", None) is not None and header.extended_lengths is not None
 
 
 def split_frames(source: Source) -> list[bytes]:
@@ -272,7 +273,8 @@ def split_frames(source: Source) -> list[bytes]:
     frames: list[bytes] = []
     offsets = None
     if _has_extended_offsets(source):
-        offsets = (source.header.ExtendedOffsetTable, source.header.ExtendedOffsetTableLengths)
+        ds = source.dataset  # the tables' values, parsed once by pydicom (rare files)
+        offsets = (ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths)
     try:
         for frame in generate_frames(bytes(source.pixel_buffer()), number_of_frames=n, extended_offsets=offsets):
             frames.append(bytes(frame))

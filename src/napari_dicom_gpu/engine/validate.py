@@ -107,17 +107,8 @@ def check_native_length(layout: PixelLayout, present: int, path: str) -> None:
         )
 
 
-#: how a frame's codestream begins, per family: a frame cannot start in the middle of another
-_STARTS = (
-    (JPEGTransferSyntaxes, (b"\xff\xd8",)),
-    (JPEGLSTransferSyntaxes, (b"\xff\xd8",)),
-    (JPEG2000TransferSyntaxes, (b"\xff\x4f", b"\x00\x00\x00\x0c")),  # codestream, or a JP2 box
-)
-
-
-def count_fragments(buffer, limit: int, starts: tuple[bytes, ...] = ()) -> int:
-    """Fragments of encapsulated pixel data after the offset table (at most ``limit + 1`` counted);
-    with ``starts``, only fragments that begin a codestream."""
+def count_fragments(buffer, limit: int) -> int:
+    """Fragments of encapsulated pixel data after the offset table (at most ``limit + 1`` counted)."""
     offset, count, end = 0, -1, len(buffer)  # the first item is the basic offset table
     while offset + 8 <= end and count <= limit:
         group, element, length = struct.unpack_from("<HHI", buffer, offset)
@@ -125,11 +116,8 @@ def count_fragments(buffer, limit: int, starts: tuple[bytes, ...] = ()) -> int:
             break
         if (group, element) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF:
             break
-        if count < 0 or not starts or bytes(buffer[offset + 8 : offset + 10]) in starts or (
-            bytes(buffer[offset + 8 : offset + 12]) in starts
-        ):
-            count += 1
         offset += 8 + length
+        count += 1
     return max(count, 0)
 
 
@@ -141,11 +129,10 @@ def check_encapsulated_frames(layout: PixelLayout, buffer, path: str, has_extend
     # would also refuse a file whose one damaged frame lost its first bytes: good frames first.
     fragments = count_fragments(buffer, layout.number_of_frames)
     if fragments < layout.number_of_frames:
-        what = "fragment"
         raise DicomDecodeError(
             path,
             f"the header claims {layout.number_of_frames} frames, but the pixel data holds only "
-            f"{fragments} {what}{'s' if fragments != 1 else ''}",
+            f"{fragments} fragment{'s' if fragments != 1 else ''}",
         )
 
 
