@@ -50,6 +50,7 @@ from harness import (  # noqa: E402
     measure,
     ms,
     ratio,
+    targets_table,
     write_json,
 )
 from synthetic_ct import link_subset, phantom, write_series  # noqa: E402
@@ -1005,20 +1006,7 @@ def render_markdown(results: dict) -> str:
         lines += [
             "## Summary (issue 9 targets)",
             "",
-            markdown_table(
-                ["metric", "ours", "baseline", "ratio", "target", "met"],
-                [
-                    [
-                        r["metric"],
-                        r["ours"],
-                        r["baseline"],
-                        r["ratio"],
-                        r["target"],
-                        {True: "yes", False: "**no**", None: ""}[r["met"]],
-                    ]
-                    for r in rows
-                ],
-            ),
+            targets_table(rows),
             "",
         ]
     scaling = {r["files"]: r for r in _get(results, "scaling") or []}

@@ -134,3 +134,15 @@ def ratio(a: float | None, b: float | None) -> str | None:
     if a is None or b is None or b == 0:
         return None
     return f"{a / b:.2f}x" if a / b < 10 else f"{a / b:.1f}x"
+
+
+def targets_table(rows: list[dict], first: str = "metric") -> str:
+    """The issue-9 summary: one row per target with ours, the baseline, the ratio and whether met."""
+    return markdown_table(
+        [first, "ours", "baseline", "ratio", "target", "met"],
+        [
+            [r["metric"], r["ours"], r["baseline"], r["ratio"], r["target"],
+             {True: "yes", False: "**no**", None: ""}[r["met"]]]
+            for r in rows
+        ],
+    )

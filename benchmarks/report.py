@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import RESULTS, markdown_table, ms, ratio  # noqa: E402
+from harness import RESULTS, markdown_table, ms, ratio, targets_table  # noqa: E402
 
 START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,20 +62,7 @@ def table(results: dict, cpu_parallel: dict | None = None) -> str:
     summary = results.get("summary") or []
     if summary:
         lines += [
-            markdown_table(
-                ["what", "ours", "baseline", "ratio", "target", "met"],
-                [
-                    [
-                        r["metric"],
-                        r["ours"],
-                        r["baseline"],
-                        r["ratio"],
-                        r["target"],
-                        {True: "yes", False: "**no**", None: ""}[r["met"]],
-                    ]
-                    for r in summary
-                ],
-            ),
+            targets_table(summary, "what"),
             "",
         ]
     scaling = {r["files"]: r for r in _part(results, "scaling") or []}
