@@ -19,16 +19,20 @@ from .conform import conform_in_place
 from .errors import DicomDecodeError
 from .layout import PixelLayout
 from .modes import Mode
-from .plan import FRAME_CODECS, plan_sources
+from .plan import FRAME_CODECS, SourcePlan, plan_source
 from .record import DecodeRecord, FrameEvent
 from .result import DecodeCancelled, DecodeResult
-from .source import Source
+from .source import READ_THREADS, Source
 from .values import _xp, apply_rescale
 
 #: threads decoding files with pydicom's codecs on the CPU. One: OpenJPEG and libjpeg hold the
 #: GIL (benchmarks/cpu_parallel.py), and 16 threads made a 300-file J2K series 4x slower on an
 #: H200 machine (2026-11-28). ``NAPARI_DICOM_GPU_CPU_THREADS`` overrides, for codecs that do not.
 CPU_WORKERS = int(os.environ.get("NAPARI_DICOM_GPU_CPU_THREADS", "1") or 1)
+
+#: frames decoded per step of a series: the next step's files are read while this one decodes,
+#: and the files' bytes are held for two steps at most
+CHUNK_FRAMES = 256
 
 HOST_PATHS = ("direct-pinned", "direct-pageable", "staged-pinned", "staged-pageable")
 
@@ -130,18 +134,34 @@ class Run:
         return _host_empty(shape, self.layout.dtype, pinned)
 
     # -- routing -------------------------------------------------------------------------------
-    def _plan(self) -> dict[tuple[str, str], list[int]]:
-        """Slots per (primary codec, colour spec), from each source's plan; broken frames go
-        straight to the fallback chain."""
+    def _chunks(self) -> list[list[int]]:
+        """Source indices in steps of about ``CHUNK_FRAMES`` frames (a file is never split)."""
+        chunks: list[list[int]] = [[]]
+        frames = 0
+        for index, source in enumerate(self.sources):
+            if frames >= CHUNK_FRAMES:
+                chunks.append([])
+                frames = 0
+            chunks[-1].append(index)
+            frames += source.layout.number_of_frames
+        return chunks
+
+    def _plan(self, chunk: list[int], unreadable: dict[int, str]) -> dict[tuple[str, str], list[int]]:
+        """Plan the chunk's sources; slots per (primary codec, colour spec). Frames that cannot be
+        decoded (an unreadable file, a frame not split out of it) go to ``self.pending``."""
         batches: dict[tuple[str, str], list[int]] = defaultdict(list)
-        self.pending: list[FrameFailure] = []
-        self.plans = plan_sources(self.sources, self.mode)
-        for plan in self.plans:
-            source, n = plan.source, plan.source.layout.number_of_frames
+        for index in chunk:
+            source, base = self.sources[index], self.bases[index]
+            n = source.layout.number_of_frames
+            if index in unreadable:
+                self.pending += [FrameFailure(base + f, unreadable[index]) for f in range(n)]
+                self.codec_of_slot.update(dict.fromkeys(range(base, base + n), "none"))
+                continue
+            plan = self.plans[index] = plan_source(source, base, self.mode)
             self.routed += [{"file": source.name, "reason": why} for why in plan.routed]
             colour = plan.colour if plan.primary in FRAME_CODECS else ""
             for frame in range(n):
-                slot = plan.base + frame
+                slot = base + frame
                 if plan.primary in FRAME_CODECS and frame in source.broken_frames:
                     self.pending.append(FrameFailure(slot, source.broken_frames[frame]))
                     self.codec_of_slot[slot] = "none"
@@ -155,6 +175,7 @@ class Run:
         if init:
             self.timer.add("init", init)
         failures: list[FrameFailure] = []
+        # A long file reports progress (and can be cancelled) in about ten steps.
         chunk = len(slots) if self.progress is None else max(16, len(slots) // 10)
         if codec == nvimgcodec.GPU:
             # A batch's decoded frames must fit the GPU memory budget (nvImageCodec holds them).
@@ -249,16 +270,37 @@ class Run:
                 pool.shutdown(wait=True, cancel_futures=True)
         return failures
 
-    def _decode_native(self, slots: list[int], out) -> None:
+    def _decode_native(self, slots: list[int], out) -> list[FrameFailure]:
+        """Native pixels: files whose start alone was read go straight from disk into a host
+        volume, on the reader's threads; the others are copied out of their bytes."""
         by_source: dict[int, list[int]] = defaultdict(list)
         for slot in slots:
             by_source[self._source_index(slot)].append(slot)
+        direct = self.reader.pool is not None and isinstance(out, np.ndarray)
+
+        def copy_one(item: tuple[int, list[int]]) -> list[FrameFailure]:
+            index, group = item
+            source = self.sources[index]
+            try:
+                if direct and source.raw_is_prefix:
+                    native.read_source(source, out, group)
+                else:
+                    native.decode_source(source, out, group)
+            except DicomDecodeError as exc:
+                return [FrameFailure(slot, exc.problem) for slot in group]
+            except Exception as exc:  # one file's surprise costs its own frames only
+                return [FrameFailure(slot, f"{type(exc).__name__}: {exc}") for slot in group]
+            return []
+
+        failures: list[FrameFailure] = []
         with self.timer.stage("decode"):
-            for index, group in by_source.items():
-                native.decode_source(self.sources[index], out, group)
-                for slot in group:
-                    self.codec_of_slot[slot] = native.NAME
+            items = list(by_source.items())
+            for bad in (self.reader.pool.map(copy_one, items) if direct else map(copy_one, items)):
+                failures += bad
+            for slot in slots:
+                self.codec_of_slot[slot] = native.NAME
         self._tick(len(slots))
+        return failures
 
     # -- the run -------------------------------------------------------------------------------
     def execute(self) -> DecodeResult:
@@ -268,8 +310,22 @@ class Run:
         return result
 
     def _execute(self) -> DecodeResult:
-        plan = self._plan()
-        if len(self.sources) == 1 and list(plan) == [(pydicom_cpu.NAME, "")] and self.device == "host":
+        chunks = self._chunks()
+        self.reader = reader = PixelReader(self.sources, chunks, decoding=self.mode != Mode.PYDICOM)
+        try:
+            return self._decode_chunks(chunks, reader)
+        finally:
+            reader.close()
+
+    def _decode_chunks(self, chunks: list[list[int]], reader: PixelReader) -> DecodeResult:
+        """Decode chunk by chunk while the next chunk's files are read; then fallbacks, values."""
+        self.plans: list[SourcePlan | None] = [None] * len(self.sources)
+        self.pending: list[FrameFailure] = []
+        reader.start(0)
+        with self.timer.stage("read"):
+            unreadable = reader.wait(0)
+        batches = self._plan(chunks[0], unreadable)
+        if len(self.sources) == 1 and list(batches) == [(pydicom_cpu.NAME, "")] and self.device == "host":
             # One file for pydicom alone: its array is the result, without a copy into a volume.
             with self.timer.stage("decode"):
                 whole = pydicom_cpu.decode_whole(self.sources[0])
@@ -277,26 +333,28 @@ class Run:
                 self.codec_of_slot = dict.fromkeys(range(self.total), pydicom_cpu.NAME)
                 self._tick(self.total)
                 return self._finish(self._values(whole))
-        uses_gpu = any(codec == nvimgcodec.GPU for codec, _ in plan)
-        # Host results of GPU decodes go through one CUDA volume and one copy when CuPy is here
-        # and the volume (twice, for the value conversion) fits the GPU memory budget.
-        self.gpu_budget = gpu_memory_budget() if uses_gpu else 0
-        path = host_path() if self.device == "host" and uses_gpu else "direct-pageable"
-        if path.startswith("staged") and 2 * self.total * self.layout.frame_nbytes > self.gpu_budget:
-            path = "direct-" + path.split("-")[1]
-        staged = path.startswith("staged")
-        pinned = path.endswith("pinned")
-        out = self._allocate(on_gpu=self.device == "cuda" or staged, pinned=pinned and not staged)
-        self.host_path = path if uses_gpu and self.device == "host" else None
-        failures: list[tuple[str, FrameFailure]] = [("none", f) for f in self.pending]
-        for (codec, colour), slots in plan.items():
-            if codec == native.NAME:
-                self._decode_native(slots, out)
-            elif codec == pydicom_cpu.NAME:
-                failures += [(codec, f) for f in self._decode_pydicom(slots, out)]
-            else:
-                failures += [(codec, f) for f in self._decode_nvimgcodec(codec, colour, slots, out)]
-        self._conform(out)
+        out, staged, pinned = self._output(uses_gpu=any(codec == nvimgcodec.GPU for codec, _ in batches))
+        failures: list[tuple[str, FrameFailure]] = []
+        for k, chunk in enumerate(chunks):
+            if k + 1 < len(chunks):
+                reader.start(k + 1)  # read the next files while this chunk decodes
+            if k:
+                with self.timer.stage("read"):
+                    unreadable = reader.wait(k)
+                batches = self._plan(chunk, unreadable)
+            failures += [("none", f) for f in self.pending]
+            self.pending = []
+            for (codec, colour), slots in batches.items():
+                if codec == native.NAME:
+                    failures += [(codec, f) for f in self._decode_native(slots, out)]
+                elif codec == pydicom_cpu.NAME:
+                    failures += [(codec, f) for f in self._decode_pydicom(slots, out)]
+                else:
+                    failures += [(codec, f) for f in self._decode_nvimgcodec(codec, colour, slots, out)]
+            self._conform(out, chunk)
+            if len(chunks) > 1:
+                for index in chunk:
+                    self.sources[index].release()  # bounded memory: a file is read again if retried
         self._retry(failures, out)
         out = self._values(out)
         if staged:
@@ -307,19 +365,35 @@ class Run:
                 out = host.astype(wanted, copy=False)
         return self._finish(out)
 
+    def _output(self, uses_gpu: bool):
+        """The volume frames are decoded into, and whether it is staged on the GPU and pinned.
+
+        Host results of GPU decodes go through one CUDA volume and one copy when CuPy is here
+        and the volume (twice, for the value conversion) fits the GPU memory budget.
+        """
+        self.gpu_budget = gpu_memory_budget() if uses_gpu else 0
+        path = host_path() if self.device == "host" and uses_gpu else "direct-pageable"
+        if path.startswith("staged") and 2 * self.total * self.layout.frame_nbytes > self.gpu_budget:
+            path = "direct-" + path.split("-")[1]
+        staged = path.startswith("staged")
+        pinned = path.endswith("pinned")
+        out = self._allocate(on_gpu=self.device == "cuda" or staged, pinned=pinned and not staged)
+        self.host_path = path if uses_gpu and self.device == "host" else None
+        return out, staged, pinned
+
     def _values(self, out):
         """The modality rescale, where the engine applies it (on the GPU before the copy)."""
         if self.rescale is None:
             return out
         with self.timer.stage("values"):
-            out = apply_rescale(out, *self.rescale)
+            out = apply_rescale(out, *self.rescale, in_place=True)
         self.values_applied = True
         return out
 
-    def _conform(self, out) -> None:
+    def _conform(self, out, chunk: list[int]) -> None:
         with self.timer.stage("decode"):
-            for plan in self.plans:
-                if plan.primary not in FRAME_CODECS:
+            for plan in (self.plans[index] for index in chunk):
+                if plan is None or plan.primary not in FRAME_CODECS:
                     continue  # decoded by pydicom or copied natively: already conformed
                 block = out[plan.base : plan.base + plan.source.layout.number_of_frames]
                 conform_in_place(block, plan.source.layout, plan.info)
@@ -330,7 +404,7 @@ class Run:
             slot = failure.slot
             source, frame = self._where(slot)
             plan = self.plans[self._source_index(slot)]
-            nxt = plan.after(codec)
+            nxt = plan.after(codec) if plan is not None else None
             if codec == "none" or nxt is None:
                 self.errors.append(FrameEvent(slot, source.name, failure.reason, codec))
                 self.codec_of_slot[slot] = "none"
@@ -381,3 +455,50 @@ def _upload(frame: np.ndarray):
     import cupy
 
     return cupy.asarray(frame.astype(frame.dtype.newbyteorder("="), copy=False))
+
+
+class PixelReader:
+    """Reads the pixel data of a chunk's files on threads (file reads release the GIL).
+
+    A file whose start alone was read for its header is read whole, its frames split out and its
+    claims checked; ``wait(k)`` says which files of chunk ``k`` could not be, and why.
+    """
+
+    def __init__(self, sources: list[Source], chunks: list[list[int]], decoding: bool) -> None:
+        # ``decoding``: the engine's codecs run (not pydicom alone): frames are split out here,
+        # and native pixels are left on disk for ``native.read_source``
+        self.sources, self.chunks, self.decoding = sources, chunks, decoding
+        self.futures: dict[int, list] = {}
+        needs_reads = len(chunks) > 1 or any(source.raw_is_prefix for source in sources)
+        self.pool = ThreadPoolExecutor(READ_THREADS, "dicom-pixels") if needs_reads else None
+
+    def _load(self, index: int) -> str | None:
+        source = self.sources[index]
+        if self.decoding and source.raw_is_prefix and not source.is_encapsulated and native.refusal(source) is None:
+            return None
+        try:
+            source.load_pixels()
+            if self.decoding and source.is_encapsulated:
+                source.encoded  # noqa: B018  split here, off the decoding thread's path
+        except DicomDecodeError as exc:
+            return exc.problem
+        except Exception as exc:  # never lose the other files to one file's surprise
+            return f"the file could not be read ({type(exc).__name__}: {exc})"
+        return None
+
+    def start(self, k: int) -> None:
+        if k in self.futures or k >= len(self.chunks):
+            return
+        if self.pool is None:
+            self.futures[k] = [self._load(index) for index in self.chunks[k]]
+        else:
+            self.futures[k] = [self.pool.submit(self._load, index) for index in self.chunks[k]]
+
+    def wait(self, k: int) -> dict[int, str]:
+        self.start(k)
+        results = [f.result() if self.pool is not None else f for f in self.futures.pop(k)]
+        return {index: why for index, why in zip(self.chunks[k], results, strict=True) if why is not None}
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)

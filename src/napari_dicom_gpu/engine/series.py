@@ -17,23 +17,27 @@ from .source import Source, load_sources, read_dataset
 
 
 def expand_paths(paths: list[str | os.PathLike]) -> list[str]:
-    """Every candidate DICOM file under ``paths``, in a stable order, without duplicates."""
+    """Every candidate DICOM file under ``paths``, in a stable order, without duplicates.
+
+    String operations only (a study folder holds thousands of files): files with a DICOM suffix
+    are taken by name, other names by their first 132 bytes.
+    """
     found: list[str] = []
     for path in paths:
-        p = Path(path)
-        if p.is_dir():
-            for root, dirs, files in os.walk(p):
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
                 dirs.sort()
                 for name in sorted(files):
-                    child = Path(root, name)
-                    if is_dicomdir(child):
+                    if name.upper() == "DICOMDIR":
                         continue  # its records point at files this walk finds anyway
-                    if child.suffix.lower() in DICOM_SUFFIXES or is_dicom_file(child):
-                        found.append(str(child))
-        elif is_dicomdir(p):
-            found.extend(dicomdir_files(p))
+                    child = os.path.join(root, name)
+                    if os.path.splitext(name)[1].lower() in DICOM_SUFFIXES or is_dicom_file(child):
+                        found.append(child)
+        elif is_dicomdir(path):
+            found.extend(dicomdir_files(Path(path)))
         else:
-            found.append(str(p))
+            found.append(path)
     return list(dict.fromkeys(found))
 
 

@@ -20,7 +20,7 @@ from pydicom.uid import (
 
 from . import validate
 from .errors import DicomDecodeError
-from .header import Header, parse_header
+from .header import Header, encapsulated_items, parse_header
 from .layout import PixelLayout
 from .sniff import looks_like_dicom_bytes
 
@@ -36,6 +36,9 @@ class Source:
     when it accepted the file, else the pydicom dataset. ``dataset`` is the full pydicom dataset,
     parsed on first use. ``raw`` holds the file's bytes while decoding needs them; ``release()``
     drops them (and a dataset parsed from them) once the frames are decoded.
+
+    A series' header pass reads only the start of each file (``raw_is_prefix``): the pixel data
+    is read, and its claims checked, by ``load_pixels()`` when the decode reaches the file.
     """
 
     path: str
@@ -47,14 +50,36 @@ class Source:
     pixel_length: int | None = None
     #: frame index -> why it could not be split out of the file (filled by ``encoded``)
     broken_frames: dict[int, str] = field(default_factory=dict)
+    #: ``raw`` holds only the file's start: the pixel data is still to be read and checked
+    raw_is_prefix: bool = False
     _dataset: Dataset | None = field(default=None, repr=False)
     _encoded: list[bytes] | None = field(default=None, repr=False)
+
+    def load_pixels(self) -> None:
+        """Have the whole file in ``raw`` (read now if only its start was, or if released).
+
+        The first whole read of a file whose start alone was parsed checks the pixel data's
+        claims (``check_pixel_data``); raises ``DicomDecodeError`` when they do not hold.
+        """
+        if self.pixel_offset is None or (self.raw is not None and not self.raw_is_prefix):
+            return
+        unchecked = self.raw_is_prefix
+        raw = _read_bytes(self.path)
+        if len(raw) != getattr(self.header, "file_size", len(raw)):
+            raise DicomDecodeError(self.path, "the file changed size while it was being opened")
+        self.raw, self.raw_is_prefix = raw, False
+        if self.is_encapsulated and getattr(self.header, "fragments", None) is None:
+            items = encapsulated_items(raw, self.pixel_offset)
+            if items is not None:
+                self.header.offset_table, self.header.fragments = items
+        if unchecked:
+            _checked(self.path, lambda: self)
 
     @property
     def dataset(self) -> Dataset:
         """The full pydicom dataset (parsed, or read again from disk, on first use)."""
         if self._dataset is None:
-            raw = self.raw if self.raw is not None else _read_bytes(self.path)
+            raw = self.raw if self.raw is not None and not self.raw_is_prefix else _read_bytes(self.path)
             self._dataset = _parse_dataset(self.path, raw)
         return self._dataset
 
@@ -75,7 +100,8 @@ class Source:
 
     def pixel_buffer(self):
         """The pixel data element's value: native samples, or the encapsulated items."""
-        if self.pixel_offset is not None and self.raw is not None:
+        if self.pixel_offset is not None and self.path:
+            self.load_pixels()
             end = None if self.pixel_length is None else self.pixel_offset + self.pixel_length
             return memoryview(self.raw)[self.pixel_offset : end]
         return self.dataset[self.pixel_keyword].value
@@ -95,6 +121,7 @@ class Source:
             return self._encoded[0]
         fragments = getattr(self.header, "fragments", None)
         if fragments and len(fragments) == self.layout.number_of_frames and self.raw is not None:
+            self.load_pixels()
             offset, length = fragments[0]
             return self.raw[offset : offset + length]
         try:
@@ -105,7 +132,7 @@ class Source:
 
     def release(self) -> None:
         """Drop the file's bytes and encoded frames; the dataset can be read again from disk."""
-        if self.path and os.path.isfile(self.path):
+        if self.path and os.path.isfile(self.path) and not self.raw_is_prefix:
             self.raw = None
             self._encoded = None
             if not isinstance(self.header, Dataset):
@@ -203,7 +230,7 @@ def _source_from_bytes(where: str, raw: bytes) -> Source:
         return _source_from_dataset(where, _parse_dataset(where, raw), raw)
     if fast.pixel_tag is None:
         return _source_from_dataset(where, _parse_dataset(where, raw), raw)  # says what it holds
-    tsyntax = UID(fast.transfer_syntax or "")
+    tsyntax = _uid(fast.transfer_syntax or "")
     validate.check_transfer_syntax(tsyntax, where)
     layout = _layout(where, lambda: PixelLayout.from_header(fast, tsyntax))
     return Source(where, fast, layout, raw, fast.pixel_offset, fast.pixel_length)
@@ -226,11 +253,16 @@ def _layout(where: str, build) -> PixelLayout:
         raise DicomDecodeError(where, f"the image description cannot be read ({_first_line(exc)})") from None
 
 
-def _checked(where: str, build) -> Source:
+def _checked(where: str, build, pixels: bool = True) -> Source:
+    """``build()``'s source after the layout checks and, with ``pixels``, the pixel data checks
+    (else only the memory the decoded image needs); every failure is a ``DicomDecodeError``."""
     try:
         source = build()
         validate.check_layout(source.layout, where)
-        check_pixel_data(source)
+        if pixels:
+            check_pixel_data(source)
+        else:
+            validate.check_memory(validate.decoded_nbytes(source.layout), f"decoding {validate.claim(source.layout)}", where)
     except DicomDecodeError:
         raise
     except Exception as exc:  # a damaged element that pydicom only parses on access
@@ -266,6 +298,7 @@ def _has_extended_offsets(source: Source) -> bool:
 def split_frames(source: Source) -> list[bytes]:
     """The encoded frames; frames that cannot be split out are recorded, not fatal."""
     n = source.layout.number_of_frames
+    source.load_pixels()
     fragments = getattr(source.header, "fragments", None)
     if fragments is not None and len(fragments) == n and source.raw is not None:
         raw = source.raw  # one fragment per frame: the frames, without pydicom's walk
@@ -289,6 +322,122 @@ def split_frames(source: Source) -> list[bytes]:
 
 #: threads reading files: reads release the GIL, so they overlap each other and the parsing
 READ_THREADS = min(8, 2 * (os.cpu_count() or 1))
+#: how much of each file a series' header pass reads: headers of CT and MR slices take 1-10 KiB;
+#: a longer one is read whole. Files up to twice this size are read whole at once.
+HEADER_PREFIX = 16 * 1024
+#: files per reading task
+READ_BATCH = 16
+
+
+def _read_start(path: str) -> tuple[bytes, int] | DicomDecodeError:
+    """The first ``HEADER_PREFIX`` bytes of a file (all of a small one) and the file's size."""
+    try:
+        with open(path, "rb", buffering=0) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            wanted = size if size <= 2 * HEADER_PREFIX else HEADER_PREFIX
+            chunks, got = [], 0
+            while got < wanted:
+                chunk = fh.read(wanted - got)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
+        return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), size
+    except FileNotFoundError:
+        return DicomDecodeError(path, "the file does not exist")
+    except IsADirectoryError:
+        return DicomDecodeError(path, "this is a folder, not a file")
+    except OSError as exc:
+        return DicomDecodeError(path, f"the file cannot be read ({exc.strerror or exc})")
+
+
+def _read_starts(paths: list[str]) -> list[tuple[bytes, int] | DicomDecodeError]:
+    return [_read_start(path) for path in paths]
+
+
+def load_source_start(path: str, start: bytes, size: int) -> Source:
+    """A source from the start of its file: its header, its layout and the checks a header allows.
+
+    The pixel data is read and checked when it is decoded (``Source.load_pixels``). Files whose
+    header the fast parser does not take from ``start`` are read whole, as ``load_source`` does.
+    """
+    if len(start) < size:
+        fast = parse_header(start, path, file_size=size)
+        if fast is not None and fast.pixel_tag is not None:
+            layout = _ACCEPTED_LAYOUTS.get(_layout_key(fast))
+            if layout is None:
+                source = _checked(path, lambda: _source_from_start(path, fast, start), pixels=False)
+                _remember_layout(source)
+                return source
+            return _source_from_start(path, fast, start, layout)
+        start = _read_bytes(path)
+    return load_source(path, start)
+
+
+#: layouts that passed the header checks, by their header values: the files of a series share one
+_ACCEPTED_LAYOUTS: dict[tuple, PixelLayout] = {}
+_LAYOUT_KEYWORDS = (
+    "Rows", "Columns", "SamplesPerPixel", "NumberOfFrames", "BitsAllocated", "BitsStored",
+    "PixelRepresentation", "PhotometricInterpretation", "PlanarConfiguration",
+)
+
+
+def _layout_key(fast) -> tuple:
+    get = fast.values.get
+    return (fast.transfer_syntax, *(str(get(keyword)) for keyword in _LAYOUT_KEYWORDS))
+
+
+def _source_from_start(where: str, fast, start: bytes, layout: PixelLayout | None = None) -> Source:
+    if layout is None:
+        tsyntax = _uid(fast.transfer_syntax or "")
+        validate.check_transfer_syntax(tsyntax, where)
+        layout = _layout(where, lambda: PixelLayout.from_header(fast, tsyntax))
+    source = Source(where, fast, layout, start, fast.pixel_offset, fast.pixel_length, raw_is_prefix=True)
+    if not source.is_encapsulated:
+        validate.check_native_length(layout, fast.pixel_length or 0, where)
+    return source
+
+
+def _remember_layout(source: Source) -> None:
+    """Keep a layout that passed every header check for the next files with the same values."""
+    if len(_ACCEPTED_LAYOUTS) > 1024:
+        _ACCEPTED_LAYOUTS.clear()
+    _ACCEPTED_LAYOUTS[_layout_key(source.header)] = source.layout
+
+
+def load_sources(paths: list) -> list[Source | DicomDecodeError]:
+    """Read and check every file's header (datasets are taken as they are); errors in order.
+
+    A single file (or two or three) is read whole. A series' files are read only up to their
+    pixel data, on threads (reads release the GIL): the decode reads the rest, chunk by chunk.
+    """
+    files = [os.fspath(p) for p in paths if not isinstance(p, Dataset)]
+    if len(files) < 4:
+        whole = iter([_read_or_error(p) for p in files])
+
+        def load(item) -> Source | DicomDecodeError:
+            raw = next(whole)
+            return raw if isinstance(raw, DicomDecodeError) else load_source(item, raw)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # Batches of files per task: one task per file costs as much as reading a header.
+        batches = [files[i : i + READ_BATCH] for i in range(0, len(files), READ_BATCH)]
+        pool = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="dicom-read")
+        starts = (start for batch in pool.map(_read_starts, batches) for start in batch)
+        pool.shutdown(wait=False)
+
+        def load(item) -> Source | DicomDecodeError:
+            read = next(starts)
+            return read if isinstance(read, DicomDecodeError) else load_source_start(item, *read)
+
+    out: list[Source | DicomDecodeError] = []
+    for item in paths:
+        try:
+            out.append(load_source(item) if isinstance(item, Dataset) else load(os.fspath(item)))
+        except DicomDecodeError as exc:
+            out.append(exc)
+    return out
 
 
 def _read_or_error(path: str) -> bytes | DicomDecodeError:
@@ -298,29 +447,12 @@ def _read_or_error(path: str) -> bytes | DicomDecodeError:
         return exc
 
 
-def load_sources(paths: list) -> list[Source | DicomDecodeError]:
-    """Read and check every file (datasets are taken as they are); errors are returned, in order.
+_UIDS: dict[str, UID] = {}
 
-    Files are read on threads, a few ahead of the parsing, which holds the GIL.
-    """
-    def load(item, raw) -> Source | DicomDecodeError:
-        if isinstance(raw, DicomDecodeError):
-            return raw
-        try:
-            return load_source(item, raw)
-        except DicomDecodeError as exc:
-            return exc
 
-    files = [os.fspath(p) for p in paths if not isinstance(p, Dataset)]
-    if len(files) < 4:
-        contents = iter([_read_or_error(p) for p in files])
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="dicom-read")
-        contents = pool.map(_read_or_error, files)
-        pool.shutdown(wait=False)
-    out = []
-    for item in paths:
-        out.append(load(item, None) if isinstance(item, Dataset) else load(item, next(contents)))
-    return out
+def _uid(value: str) -> UID:
+    """pydicom's ``UID`` for a transfer syntax string, made once (its constructor is not cheap)."""
+    uid = _UIDS.get(value)
+    if uid is None:
+        uid = _UIDS[value] = UID(value)
+    return uid

@@ -56,11 +56,14 @@ def holding_int_dtype(lo: float, hi: float) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def apply_rescale(pixels, slopes: np.ndarray, intercepts: np.ndarray):
+def apply_rescale(pixels, slopes: np.ndarray, intercepts: np.ndarray, *, in_place: bool = False):
     """``pixels * slope + intercept`` per frame, in the smallest dtype that is exact.
 
     Works on NumPy and CuPy arrays alike (frames first). Returns ``pixels`` itself when the
-    rescale is the identity.
+    rescale is the identity. ``in_place`` lets an integer result of the same size as the stored
+    samples (CT's uint16 -> int16 HU) overwrite ``pixels``: integer arithmetic wraps modulo
+    2**bits, so the bits are exact whenever the true result fits the new dtype, which the
+    range check guarantees; no second volume is allocated.
     """
     if np.all(slopes == 1) and np.all(intercepts == 0):
         return pixels
@@ -74,7 +77,10 @@ def apply_rescale(pixels, slopes: np.ndarray, intercepts: np.ndarray):
         ends = np.concatenate([lo * slopes + intercepts, hi * slopes + intercepts, lo, hi, lo * slopes, hi * slopes])
         dtype = holding_int_dtype(ends.min(), ends.max())
         if dtype.kind in "iu":
-            out = pixels.astype(dtype, copy=pixels.dtype != dtype)
+            if in_place and dtype.itemsize == pixels.dtype.itemsize and pixels.dtype.isnative:
+                out = pixels.view(dtype)
+            else:
+                out = pixels.astype(dtype, copy=pixels.dtype != dtype)
             if uniform:
                 if slopes[0] != 1:
                     out *= out.dtype.type(slopes[0])

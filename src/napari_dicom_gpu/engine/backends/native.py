@@ -13,6 +13,7 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from ..codestream import FrameCodestream
 from ..conform import conform_in_place
+from ..errors import DicomDecodeError
 from ..source import Source
 from .base import Availability
 
@@ -51,4 +52,24 @@ def decode_source(source: Source, out, slots: list[int]) -> None:
         block[...] = cupy.asarray(frames.astype(frames.dtype.newbyteorder("="), copy=False))
     else:
         block[...] = frames
+    conform_in_place(block, layout, FrameCodestream(layout.photometric_interpretation))
+
+
+def read_source(source: Source, out: np.ndarray, slots: list[int]) -> None:
+    """Read every frame of ``source`` from its file straight into host ``out[slots]``.
+
+    For a file whose header pass read only its start: no copy of the file is held, and the read
+    releases the GIL, so several files are read at once.
+    """
+    layout = source.layout
+    block = out[slots[0] : slots[-1] + 1]
+    view = memoryview(block.reshape(-1).view(np.uint8))
+    with open(source.path, "rb", buffering=0) as fh:
+        fh.seek(source.pixel_offset)
+        got = 0
+        while got < len(view):
+            count = fh.readinto(view[got:])
+            if not count:
+                raise DicomDecodeError(source.path, "the file ends inside its pixel data (it changed while it was being opened)")
+            got += count
     conform_in_place(block, layout, FrameCodestream(layout.photometric_interpretation))
