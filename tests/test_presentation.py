@@ -178,3 +178,25 @@ def test_projection_series_is_a_cine_not_a_volume():
     spec = to_layer(decode_series([], "cpu", sources=series.sources), series)
     assert spec.data.shape == (7, 16, 16) and spec.kwargs["scale"][0] == 1.0
     assert spec.kwargs["name"] == "700 ANGIO Projected from   C" and "not as a volume" in spec.kwargs["metadata"]["warnings"][0]
+
+
+def test_header_json_is_built_on_first_read_and_serialises_before_any_read():
+    import json
+
+    dicom = to_layer(decode(data_file("CT_small.dcm"), "cpu")).kwargs["metadata"]["dicom"]
+    assert dict.__len__(dicom) == 1  # only the placeholder: nothing built while the layer was made
+    serialised = json.loads(json.dumps(dicom))
+    assert serialised["00080060"]["Value"] == ["CT"] and "7FE00010" not in serialised
+    assert dicom == serialised and copy.deepcopy(dicom) == serialised
+
+
+def test_layer_metadata_does_not_keep_the_decoded_pixels():
+    import gc
+    import weakref
+
+    result = decode(data_file("CT_small.dcm"), "cpu")
+    pixels = weakref.ref(result.pixels)
+    metadata = to_layer(result).kwargs["metadata"]
+    del result
+    gc.collect()
+    assert pixels() is None and metadata["dicom"]["00080060"]["Value"] == ["CT"]

@@ -6,6 +6,7 @@ Pure NumPy and pydicom (no napari import), so it is tested and reused headless.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,8 @@ def _groups_of(source: Source) -> FunctionalGroups | None:
     Classic files answer from ``source.header`` alone, so the full dataset is not needed for them.
     """
     header = source.header
+    if not isinstance(header, Dataset):
+        return None  # the fast header parser declines files with functional groups
     if "RescaleSlope" in header or "ImagePositionPatient" in header:
         return None
     groups = FunctionalGroups(source.dataset)
@@ -185,6 +188,87 @@ def header_json(ds: Dataset) -> dict:
     return header
 
 
+class LazyHeaderJson(dict):
+    """``header_json`` of a file, built on first use: a dict like any other to its readers.
+
+    Converting a header to DICOM JSON costs more than decoding a small file, and only the
+    widget's header view (or a script) ever reads it. Every read of the mapping fills it first;
+    ``json.dumps`` calls ``items()`` on a non-empty dict subclass, so it sees the filled header
+    too: until then the dict holds one placeholder entry (an empty one is written as ``{}``).
+    """
+
+    PLACEHOLDER = "(header)"
+
+    def __init__(self, dataset: Callable[[], Dataset]) -> None:
+        super().__init__({self.PLACEHOLDER: "read from the file on first use"})
+        self._dataset: Callable[[], Dataset] | None = dataset
+
+    def _fill(self) -> None:
+        if self._dataset is not None:
+            dataset, self._dataset = self._dataset, None
+            try:
+                header = header_json(dataset())
+            except Exception as exc:  # the file went away or changed since it was opened
+                header = {"error": f"the header cannot be read again ({type(exc).__name__}: {exc})"}
+            super().clear()
+            super().update(header)
+
+    def __getitem__(self, key):
+        self._fill()
+        return super().__getitem__(key)
+
+    def __contains__(self, key) -> bool:
+        self._fill()
+        return super().__contains__(key)
+
+    def __iter__(self):
+        self._fill()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._fill()
+        return super().__len__()
+
+    def __eq__(self, other) -> bool:
+        self._fill()
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        self._fill()
+        return super().__repr__()
+
+    def __reduce__(self):
+        self._fill()
+        return (dict, (dict(super().items()),))
+
+    def get(self, key, default=None):
+        self._fill()
+        return super().get(key, default)
+
+    def keys(self):
+        self._fill()
+        return super().keys()
+
+    def values(self):
+        self._fill()
+        return super().values()
+
+    def items(self):
+        self._fill()
+        return super().items()
+
+    def copy(self) -> dict:
+        self._fill()
+        return dict(super().items())
+
+
+def _lazy_header(source: Source) -> LazyHeaderJson:
+    # The source alone, never the result: the layer's metadata must not keep the decoded pixels.
+    return LazyHeaderJson(lambda: source.dataset)
+
+
 def layer_name(sources: list[Source]) -> str:
     """"<Series Number> <Series Description>" (the file name when there is no description)."""
     return series_name(sources[0], files=len(sources))
@@ -255,7 +339,7 @@ def to_layer(result: DecodeResult, series: Series | None = None, *, world_aligne
         )
     affine = geo.affine_lps()
     metadata = {
-        "dicom": header_json(result.dataset),
+        "dicom": _lazy_header(sources[0]),
         "source_paths": [s.path for s in sources],
         "windows": stored,
         "modality": str(sources[0].header.get("Modality", "") or ""),

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydicom.dataset import Dataset
 
 #: Largest difference of direction cosines still read as the same orientation.
 ORIENTATION_TOLERANCE = 1e-3
@@ -345,7 +346,8 @@ def stack_geometry(sources: list, *, spatial: bool | None = None) -> StackGeomet
         return _files_geometry(sources, frames, spatial)
     first = sources[0]
     header = first.header
-    groups = FunctionalGroups(first.dataset)
+    # The fast header parser declines files with functional groups: only a dataset can have them.
+    groups = FunctionalGroups(first.dataset if isinstance(header, Dataset) else None)
     geo = StackGeometry(frames=frames, pixel_spacing=_pixel_spacing(header, groups))
     geo.iop = orientation(header.get("ImageOrientationPatient"))
     if geo.iop is None and groups:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 #: Stages in the order a user waits for them. ``read`` is file reading and header parsing,
 #: ``init`` the one-time codec start-up, ``to_host`` the copy from the GPU, ``values`` the
@@ -19,6 +19,9 @@ class FrameEvent:
     reason: str
     source: str = ""  # the codec that failed ("none" when the frame could not even be split out)
     to: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"frame": self.frame, "file": self.file, "reason": self.reason, "from": self.source, "to": self.to}
 
 
 @dataclass
@@ -53,8 +56,15 @@ class DecodeRecord:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
     def to_dict(self) -> dict:
-        out = asdict(self)
-        out["codec"] = self.codec
-        for event in out["fallbacks"] + out["errors"]:
-            event["from"] = event.pop("source")
+        # By hand, not dataclasses.asdict: its deep copy cost more than decoding a small file.
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out.update(
+            codecs=dict(self.codecs),
+            fallbacks=[event.to_dict() for event in self.fallbacks],
+            errors=[event.to_dict() for event in self.errors],
+            cpu_routed=[dict(item) for item in self.cpu_routed],
+            messages=list(self.messages),
+            seconds=dict(self.seconds),
+            codec=self.codec,
+        )
         return out
