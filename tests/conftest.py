@@ -1,8 +1,13 @@
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("PYNVIMGCODEC_VERBOSITY", "1")
+# napari reads its settings file (reader preferences included) at first use: point it at a file of
+# this test session, before anything imports napari.settings, so the user's is never read or written.
+os.environ["NAPARI_CONFIG"] = str(Path(tempfile.mkdtemp(prefix="napari-dicom-gpu-tests-")) / "settings.yaml")
 
 
 def _gpu_reason() -> str | None:

@@ -17,10 +17,15 @@ import pytest
 
 pytest.importorskip("qtpy", reason="needs Qt")
 
-from napari.utils.notifications import Notification, notification_manager  # noqa: E402
+from napari.utils.notifications import (  # noqa: E402
+    Notification,
+    NotificationSeverity,
+    notification_manager,
+)
 from npe2 import PluginManager  # noqa: E402
 
 from tests.dicom_files import data_file  # noqa: E402
+from tests.engine.test_sniff import write_ct_series  # noqa: E402
 
 PLUGIN = "napari-dicom-gpu"
 
@@ -71,7 +76,9 @@ def drop(viewer, path) -> None:
 
 def offered_readers(path) -> set[str]:
     """The plugins napari would offer for ``path`` (its dialog lists exactly these)."""
-    return {reader.plugin_name for reader in PluginManager.instance().iter_compatible_readers([str(path)])}
+    plugins = PluginManager.instance()
+    plugins.discover()  # without a viewer made first, no plugin is known and every answer is empty
+    return {reader.plugin_name for reader in plugins.iter_compatible_readers([str(path)])}
 
 
 def new_notes(start: int) -> list[Notification]:
@@ -96,8 +103,8 @@ def other_formats(tmp_path) -> dict[str, Path]:
     return {"png": png, "tif": tif, "nii": nii, "zarr": zarr, "jpg": jpg}
 
 
-@pytest.mark.parametrize("kind", ["png", "tif", "nii", "zarr", "jpg"])
-def test_other_formats_never_offer_this_reader(other_formats, kind):
+@pytest.mark.parametrize("kind", ["png", "tif", "nii", "jpg"])
+def test_other_file_formats_never_offer_this_reader(other_formats, kind):
     assert PLUGIN not in offered_readers(other_formats[kind])
 
 
@@ -106,13 +113,6 @@ def test_dropping_an_image_opens_it_without_a_dialog(viewer, dialogs, other_form
     drop(viewer, other_formats[kind])
     assert dialogs == []
     assert len(viewer.layers) == 1 and viewer.layers[0].data.shape == (8, 8)
-
-
-def test_folders_are_not_claimed_so_a_zarr_folder_asks_nothing_of_this_plugin(tmp_path):
-    folder = tmp_path / "series"
-    folder.mkdir()
-    shutil.copy(data_file("CT_small.dcm"), folder / "ct.dcm")
-    assert PLUGIN not in offered_readers(folder)
 
 
 def test_dicom_names_are_claimed(tmp_path):
@@ -146,6 +146,136 @@ def test_an_extensionless_dicom_file_opens_on_drop(viewer, dialogs, tmp_path):
     shutil.copy(data_file("CT_small.dcm"), path)
     drop(viewer, path)
     assert dialogs == [] and viewer.layers[0].data.shape == (128, 128)
+
+
+def dicom_study_folders(root: Path) -> dict[str, Path]:
+    """A CT series beside an MR file, and pydicom's DICOMDIR study (a CD's layout), as copies."""
+    series = write_ct_series(root / "ct_and_mr", extension="")
+    shutil.copy(data_file("MR_small.dcm"), series / "mr")
+    cd = root / "cd"
+    cd.mkdir()
+    source = Path(data_file("DICOMDIR")).parent
+    shutil.copy(source / "DICOMDIR", cd / "DICOMDIR")
+    for patient in ("77654033", "98892001", "98892003"):
+        shutil.copytree(source / patient, cd / patient)
+    return {"series": series, "cd": cd}
+
+
+def write_png_stack(folder: Path, count: int = 3) -> Path:
+    from skimage.io import imsave
+
+    folder.mkdir()
+    for k in range(count):
+        imsave(folder / f"frame{k}.png", np.full((8, 8), 40 * k, dtype=np.uint8), check_contrast=False)
+    return folder
+
+
+def errors_in(notes: list[Notification]) -> list[str]:
+    return [note.message for note in notes if note.severity >= NotificationSeverity.WARNING]
+
+
+def make_this_plugin_the_reader(viewer) -> None:
+    """The user's one-time choice, clicked in the dock widget."""
+    from napari_dicom_gpu._qt import DicomDecodeWidget
+
+    widget = DicomDecodeWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.reader_button.click()
+    assert not widget.reader_button.isEnabled()
+
+
+def test_every_folder_offers_this_reader_and_napari_builtin(tmp_path, other_formats):
+    # npe2 matches no pattern for folders: a Zarr store is offered this reader too, which takes
+    # only folders that can be DICOM (tests/test_reader.py) and hands the rest to napari's own
+    folders = dicom_study_folders(tmp_path)
+    for folder in (folders["series"], write_png_stack(tmp_path / "pngs"), other_formats["zarr"]):
+        assert offered_readers(folder) == {"napari", PLUGIN}, folder.name
+
+
+def test_before_the_choice_a_dicom_folder_drop_asks_which_reader_and_crashes_nothing(viewer, dialogs, tmp_path):
+    from napari.errors import MultipleReaderError
+
+    folder = dicom_study_folders(tmp_path)["series"]
+    with pytest.raises(MultipleReaderError):
+        viewer.open(folder, plugin=None)  # what napari's drop path catches to show its "Choose reader" dialog
+    drop(viewer, folder)
+    assert dialogs == [([str(folder)], None, None)] and len(viewer.layers) == 0
+
+
+def test_before_the_choice_other_folders_ask_too(viewer, dialogs, tmp_path):
+    # the trade-off of claiming folders: npe2 offers every folder reader for every folder
+    drop(viewer, write_png_stack(tmp_path / "pngs"))
+    assert len(dialogs) == 1 and len(viewer.layers) == 0
+
+
+def test_after_the_choice_dicom_folders_open_on_drop_without_a_dialog(viewer, dialogs, tmp_path):
+    folders = dicom_study_folders(tmp_path)
+    make_this_plugin_the_reader(viewer)
+    start = len(notification_manager.records)
+    drop(viewer, folders["series"])
+    assert sorted(layer.data.shape for layer in viewer.layers) == [(3, 128, 128), (64, 64)]
+    drop(viewer, folders["cd"])
+    assert len(viewer.layers) == 2 + 19  # every series the DICOMDIR study holds
+    assert dialogs == [] and errors_in(new_notes(start)) == []
+    assert all(layer.metadata["decode"]["files"] >= 1 for layer in viewer.layers)
+
+
+def same_layers_as_napari_builtin_reader(make_napari_viewer, folder: Path, dropped) -> None:
+    alone = make_napari_viewer()
+    expected = alone.open(folder, plugin="napari")
+    assert len(dropped.layers) == len(expected) >= 1
+    for got, want in zip(dropped.layers, expected, strict=True):
+        assert got.name == want.name and type(got) is type(want)
+        np.testing.assert_array_equal(np.asarray(got.data), np.asarray(want.data))
+
+
+def test_after_the_choice_a_folder_of_pngs_still_opens_with_napari_builtin_reader(
+    viewer, dialogs, make_napari_viewer, tmp_path
+):
+    folder = write_png_stack(tmp_path / "pngs")
+    make_this_plugin_the_reader(viewer)
+    start = len(notification_manager.records)
+    drop(viewer, folder)
+    assert dialogs == [] and errors_in(new_notes(start)) == []
+    assert viewer.layers[0].data.shape == (3, 8, 8)
+    same_layers_as_napari_builtin_reader(make_napari_viewer, folder, viewer)
+
+
+def test_after_the_choice_a_zarr_folder_still_opens_with_napari_builtin_reader(
+    viewer, dialogs, make_napari_viewer, tmp_path
+):
+    zarr = pytest.importorskip("zarr", reason="napari's own reader needs zarr for Zarr folders")
+    folder = tmp_path / "image.zarr"
+    array = zarr.open_array(str(folder), mode="w", shape=(4, 8, 8), chunks=(1, 8, 8), dtype="uint16")
+    array[:] = np.arange(256, dtype=np.uint16).reshape(4, 8, 8)
+    make_this_plugin_the_reader(viewer)
+    start = len(notification_manager.records)
+    drop(viewer, folder)
+    assert dialogs == [] and errors_in(new_notes(start)) == []
+    assert viewer.layers[0].data.shape == (4, 8, 8)
+    same_layers_as_napari_builtin_reader(make_napari_viewer, folder, viewer)
+
+
+def test_after_the_choice_a_dicom_tree_deeper_than_the_look_still_opens_on_drop(viewer, dialogs, tmp_path):
+    write_ct_series(tmp_path / "export" / "patient" / "study" / "series")  # no DICOMDIR
+    make_this_plugin_the_reader(viewer)
+    drop(viewer, tmp_path / "export")  # napari's reader finds no files; the full DICOM read does
+    assert dialogs == [] and [layer.data.shape for layer in viewer.layers] == [(3, 128, 128)]
+
+
+@pytest.mark.parametrize("content", ["empty", "text"])
+def test_after_the_choice_a_folder_no_reader_opens_is_one_notification(viewer, dialogs, tmp_path, content):
+    folder = tmp_path / content
+    folder.mkdir()
+    if content == "text":
+        (folder / "notes.txt").write_text("not an image")
+    make_this_plugin_the_reader(viewer)
+    start = len(notification_manager.records)
+    drop(viewer, folder)
+    (note,) = new_notes(start)
+    assert type(note) is Notification and note.message.startswith(f"Cannot open '{folder}': it is not a DICOM folder")
+    assert "napari's own reader cannot open it" in note.message
+    assert dialogs == [] and len(viewer.layers) == 0
 
 
 def broken_files(folder: Path) -> dict[str, Path]:

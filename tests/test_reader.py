@@ -13,6 +13,7 @@ import pytest
 from napari_dicom_gpu._reader import NOTHING_TO_ADD, get_reader, read_dicom, read_layers
 from napari_dicom_gpu.engine.errors import DicomDecodeError
 from tests.dicom_files import data_file, reference
+from tests.engine.test_sniff import write_ct_series, write_pngs
 
 
 def layers_of(name: str) -> list[tuple]:
@@ -148,6 +149,47 @@ def test_get_reader_reads_at_most_132_bytes_of_a_non_dicom_file(tmp_path, monkey
     monkeypatch.setattr(builtins, "open", counting_open)
     assert get_reader(str(big)) is None
     assert reads and all(0 < n <= 132 for n in reads)
+
+
+def test_get_reader_takes_dicom_folders(tmp_path):
+    write_ct_series(tmp_path / "series", extension="")
+    assert get_reader(str(tmp_path / "series")) is read_dicom
+    assert get_reader(os.path.dirname(data_file("DICOMDIR"))) is read_dicom
+
+
+def test_get_reader_rejects_folders_that_are_not_dicom(tmp_path):
+    # without a reader preference for folders, napari's own reader gets these
+    zarr_store = write_ct_series(tmp_path / "store")
+    (zarr_store / ".zgroup").write_text('{"zarr_format": 2}')
+    zarr_named = tmp_path / "image.zarr"
+    zarr_named.mkdir()
+    pngs = write_pngs(tmp_path / "pngs", 5)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for folder in (zarr_store, zarr_named, pngs, empty):
+        assert get_reader(str(folder)) is None, folder.name
+
+
+def test_get_reader_rejects_an_unreadable_folder_without_raising(tmp_path, monkeypatch):
+    folder = write_ct_series(tmp_path / "locked")
+
+    def refused(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "scandir", refused)  # what a user without read permission gets
+    assert get_reader(str(folder)) is None
+
+
+def test_get_reader_opens_few_files_of_a_folder_of_ten_thousand(tmp_path):
+    from napari_dicom_gpu.engine.sniff import FolderLookBudget
+    from tests.engine.test_sniff import file_system_use
+
+    folder = write_pngs(tmp_path / "stack", 10_000)
+    with file_system_use() as used:
+        assert get_reader(str(folder)) is None
+    opened_in_folder = [path for path in used["open"] if path.startswith(str(folder))]
+    assert 0 < len(opened_in_folder) <= FolderLookBudget().files
+    assert used["os.scandir"] == [str(folder)]
 
 
 def test_file_without_pixel_data_gives_a_clear_error():

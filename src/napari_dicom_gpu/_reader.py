@@ -1,4 +1,4 @@
-"""napari reader contribution: DICOM files, DICOMDIR and (through ``read_layers``) folders.
+"""napari reader contribution: DICOM files, DICOMDIR and DICOM folders.
 
 napari shows any exception from a reader as an error with a traceback, or as its "Choose reader"
 dialog when another reader claims the name (napari 0.9: ``ViewerModel._open_or_raise_error``
@@ -6,6 +6,12 @@ wraps it in ``ReaderPluginError`` and ``QtViewer._qt_open`` hands that to
 ``handle_gui_reading``). A damaged file must cost one sentence, so ``read_dicom`` never raises
 for a file it claimed: it shows the sentence as one napari notification and returns napari's
 "nothing to add" value ``[(None,)]``. ``read_layers`` is the same read for scripts: it raises.
+
+Folders: the manifest claims every folder (npe2 cannot match folders by content), and
+``get_reader`` takes one only when a bounded look finds DICOM in it (``engine.sniff``). Once the
+user made this plugin napari's reader for folders (``settings.FOLDER_PATTERN``), napari sends every
+folder here and nowhere else; a folder that is not DICOM then goes on to napari's own reader
+(``read_with_napari``), so Zarr stores and image-stack folders open as they did before the choice.
 """
 
 from __future__ import annotations
@@ -19,15 +25,52 @@ from .engine.sniff import claims
 NOTHING_TO_ADD = [(None,)]
 
 
+#: napari's own reader plugin (napari_builtins), which reads Zarr stores and image-stack folders
+NAPARI_BUILTINS = "napari"
+
+
 def get_reader(path: str | list[str]):
-    """Return ``read_dicom`` if ``path`` is DICOM; never raises, reads at most 132 bytes a file."""
+    """The reader for ``path``, or None. Never raises; reads at most 132 bytes of a few files.
+
+    ``read_dicom`` for DICOM files and folders that can be DICOM; ``read_with_napari`` for any
+    other folder that napari's preferences sent here (napari would try no other reader).
+    """
     try:
-        paths = path if isinstance(path, list | tuple) else [path]
+        paths = _as_paths(path)
         if paths and all(claims(p) for p in paths):
             return read_dicom
+        if len(paths) == 1 and os.path.isdir(paths[0]):
+            from .settings import napari_prefers_this_plugin_for
+
+            if napari_prefers_this_plugin_for(paths[0]):
+                return read_with_napari
     except Exception:
         pass
     return None
+
+
+def read_with_napari(path: str | list[str]) -> list[tuple]:
+    """A folder that the bounded look found no DICOM in: napari's own reader, as without us.
+
+    Read through npe2's public ``read``, so Zarr stores and image-stack folders give the layers
+    they gave before the folder preference. When napari's reader cannot open it either, a DICOM
+    tree deeper than the look (no DICOMDIR) is read in full; anything else is one notification,
+    as for a bad DICOM file, rather than napari's "Choose reader" dialog offering that same reader.
+    """
+    import npe2
+
+    paths = _as_paths(path)
+    try:
+        return npe2.read(paths, stack=False, plugin_name=NAPARI_BUILTINS)
+    except Exception as napari_error:
+        from .engine.series import expand_paths
+
+        if expand_paths(paths):
+            return read_dicom(path)
+        why = f"{type(napari_error).__name__}: {napari_error}"
+        problem = f"it is not a DICOM folder, and napari's own reader cannot open it ({why})"
+        notify(str(DicomDecodeError(paths[0], problem)), error=True)
+        return NOTHING_TO_ADD
 
 
 def _as_paths(path) -> list[str]:

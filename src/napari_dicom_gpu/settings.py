@@ -104,30 +104,48 @@ class LoadHistory:
 
 #: the filename patterns that the one-time choice "use this plugin for DICOM" hands to napari
 PREFERRED_PATTERNS = ("*.dcm", "*.dicom", "*.dic", "*.ima")
+#: the folder pattern it hands to napari too: napari matches preferences against a folder's real
+#: path followed by ``os.sep`` (``napari.plugins.utils._get_preferred_readers``), so ``*/`` is
+#: every folder and no file. Folders that are not DICOM go on to napari's own reader.
+FOLDER_PATTERN = "*/"
 PLUGIN_NAME = "napari-dicom-gpu"
 
 
 def is_napari_reader_for_dicom() -> bool:
-    """Whether napari's reader preferences send every DICOM file pattern to this plugin."""
+    """Whether napari's reader preferences send DICOM file names and folders to this plugin."""
     from napari.settings import get_settings as napari_settings
 
     chosen = napari_settings().plugins.extension2reader
-    return all(chosen.get(pattern) == PLUGIN_NAME for pattern in PREFERRED_PATTERNS)
+    return all(chosen.get(pattern) == PLUGIN_NAME for pattern in (*PREFERRED_PATTERNS, FOLDER_PATTERN))
 
 
 def make_napari_reader_for_dicom() -> None:
-    """Make this plugin napari's reader for DICOM file names, through napari's public settings.
+    """Make this plugin napari's reader for DICOM file names and folders, through napari's settings.
 
-    napari's own reader also claims ``*.dcm`` and ``*.dicom``; without a preference every drop of
-    such a file asks which reader to use. napari saves its settings itself, so this lasts.
+    napari's own reader also claims ``*.dcm``, ``*.dicom`` and every folder; without a preference
+    every drop of such a file or folder asks which reader to use. napari saves its settings itself,
+    so this lasts.
     """
     from napari.settings import get_settings as napari_settings
 
     plugins = napari_settings().plugins
     plugins.extension2reader = {
         **plugins.extension2reader,
-        **dict.fromkeys(PREFERRED_PATTERNS, PLUGIN_NAME),
+        **dict.fromkeys((*PREFERRED_PATTERNS, FOLDER_PATTERN), PLUGIN_NAME),
     }
+
+
+def napari_prefers_this_plugin_for(path: str | os.PathLike) -> bool:
+    """Whether napari's reader preferences (the folder one, or any other) send ``path`` here.
+
+    Never raises: without napari, or with a napari that moved this helper, the answer is no.
+    """
+    try:
+        from napari.plugins.utils import get_preferred_reader
+
+        return get_preferred_reader(path) == PLUGIN_NAME
+    except Exception:
+        return False
 
 
 _settings: DecodeSettings | None = None

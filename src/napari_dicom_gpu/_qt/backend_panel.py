@@ -19,6 +19,7 @@ from ..engine import availability
 from ..engine.backends import nvimgcodec
 from ..settings import (
     BACKENDS,
+    FOLDER_PATTERN,
     PREFERRED_PATTERNS,
     get_settings,
     is_napari_reader_for_dicom,
@@ -68,10 +69,12 @@ class BackendPanel(QGroupBox):
         self.world_aligned_box.setChecked(self.settings.world_aligned)
         self.world_aligned_box.toggled.connect(self.settings.set_world_aligned)
 
-        self.reader_button = QPushButton("Always open DICOM files with this plugin")
+        self.reader_button = QPushButton("Always open DICOM files and folders with this plugin")
         self.reader_button.setToolTip(
-            "Sets napari's reader preference for " + ", ".join(PREFERRED_PATTERNS)
-            + " so that dropping such a file opens it here without the 'Choose reader' dialog."
+            "Sets napari's reader preference for " + ", ".join(PREFERRED_PATTERNS) + " and folders ("
+            + FOLDER_PATTERN + ") so that dropping such a file or a DICOM folder opens it here without "
+            "the 'Choose reader' dialog. Folders that are not DICOM (Zarr, image stacks) still open "
+            "with napari's own reader."
         )
         self.reader_button.clicked.connect(self.make_preferred_reader)
         self._show_reader_choice()
@@ -100,7 +103,7 @@ class BackendPanel(QGroupBox):
         chosen = is_napari_reader_for_dicom()
         self.reader_button.setEnabled(not chosen)
         if chosen:
-            self.reader_button.setText("DICOM files open with this plugin")
+            self.reader_button.setText("DICOM files and folders open with this plugin")
 
     def make_preferred_reader(self) -> None:
         make_napari_reader_for_dicom()
