@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pydicom.uid import JPEGTransferSyntaxes
+
 from .backends import nvimgcodec, registry
 from .backends.routing import colour_spec
-from .codestream import FrameCodestream, inspect_frame
+from .codestream import FrameCodestream, inspect_frame, jpeg_precision
 from .modes import Mode
 from .source import Source
 
@@ -52,6 +54,36 @@ def plan_source(source: Source, base: int, mode: Mode) -> SourcePlan:
             info = inspect_frame(first, layout) if first is not None else None
         except Exception:  # an unreadable codestream header: pydicom decides, frame by frame
             first = None
+    # The files of a series mostly plan alike: a choice is reused for a source whose every input
+    # to it (layout, codestream facts, pixel keyword, frames split) is the same.
+    key = (mode, layout, info, source.pixel_keyword, _jpeg_precision(first, layout), _frames_split(source) if first is not None else None)
+    known = _PLANS.get(key)
+    if known is not None:
+        codecs, routed, colour = known
+        plan = SourcePlan(source, base, list(codecs), routed=list(routed))
+        if plan.primary in FRAME_CODECS:
+            plan.info, plan.colour = info, colour
+        return plan
+    plan = _plan_source(source, base, mode, first, info)
+    if len(_PLANS) > 256:
+        _PLANS.clear()
+    _PLANS[key] = (tuple(plan.codecs), tuple(plan.routed), plan.colour)
+    return plan
+
+
+#: plans already made: (mode, layout, codestream facts, ...) -> (codecs, routed, colour)
+_PLANS: dict[tuple, tuple] = {}
+
+
+def _jpeg_precision(first: bytes | None, layout) -> int | None:
+    """The one fact of a JPEG frame that routing reads beyond ``inspect_frame``'s."""
+    if first is None or layout.transfer_syntax not in JPEGTransferSyntaxes:
+        return None
+    return jpeg_precision(first)
+
+
+def _plan_source(source: Source, base: int, mode: Mode, first: bytes | None, info: FrameCodestream | None) -> SourcePlan:
+    layout = source.layout
     entries = [entry for entry in registry.chain(layout.transfer_syntax) if registry.allowed(mode, entry)]
     codecs: list[str] = []
     routed: list[str] = []

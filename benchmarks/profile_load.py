@@ -1,0 +1,112 @@
+"""Where does the time of one series load go? cProfile of ``loading.load`` on a synthetic series.
+
+Writes the series (HTJ2K on a GPU machine, else JPEG 2000 lossless; ``--syntax native`` too),
+warms up, times ``--repeat`` loads, then profiles one and prints the functions by own time and by
+cumulative time, with the load's stage seconds. Usage::
+
+    python benchmarks/profile_load.py [--files 2000] [--syntax htj2k] [--backend gpu] [--top 35]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from synthetic_ct import gpu_encoder_reason, phantom, write_series  # noqa: E402
+
+from napari_dicom_gpu import loading  # noqa: E402
+
+
+def header_threads(paths: list[str], counts: list[int]) -> None:
+    """The header pass (``load_series``) with each number of reading threads, against dcmread."""
+    import pydicom
+
+    from napari_dicom_gpu.engine import source
+    from napari_dicom_gpu.engine.series import load_series
+
+    if not counts:
+        return
+    start = time.perf_counter()
+    for path in paths:
+        pydicom.dcmread(path, stop_before_pixels=True)
+    dcmread_s = time.perf_counter() - start
+    default = source.HEADER_READ_THREADS
+    for count in counts:
+        source.HEADER_READ_THREADS = count
+        runs = []
+        for _ in range(3):
+            start = time.perf_counter()
+            load_series(paths)
+            runs.append(time.perf_counter() - start)
+        best = min(runs)
+        print(f"header pass, {count} reading threads: {best:.3f} s ({dcmread_s / best:.2f}x dcmread {dcmread_s:.3f} s)")
+    source.HEADER_READ_THREADS = default
+
+
+def profile_file(name: str, backend: str, top: int, loads: int = 200) -> int:
+    from pydicom.data import get_testdata_file
+
+    path = name if Path(name).exists() else get_testdata_file(name)
+    for _ in range(10):
+        loading.load([path], backend)
+    start = time.perf_counter()
+    for _ in range(loads):
+        outcome = loading.load([path], backend)
+    per_load = (time.perf_counter() - start) / loads
+    record = outcome.layers[0].kwargs["metadata"]["decode"]
+    print(f"{Path(path).name}, backend {backend}: {per_load * 1e3:.2f} ms per load")
+    print("stages (ms):", {k: round(v * 1e3, 3) for k, v in record["seconds"].items()})
+    profile = cProfile.Profile()
+    profile.runcall(lambda: [loading.load([path], backend) for _ in range(loads)])
+    text = io.StringIO()
+    pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(top)
+    print("\n## by tottime\n" + text.getvalue().split("\n", 6)[-1])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--syntax", choices=("htj2k", "j2k", "native"), default=None)
+    parser.add_argument("--backend", default="auto")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--file", help="profile 200 loads of this one file instead (a pydicom test file name works)")
+    parser.add_argument("--header-threads", default="", help="e.g. 1,2,4,8: time load_series with each")
+    args = parser.parse_args(argv)
+    if args.file:
+        return profile_file(args.file, args.backend, args.top)
+    syntax = args.syntax or ("htj2k" if gpu_encoder_reason() is None else "j2k")
+    with tempfile.TemporaryDirectory() as folder:
+        paths = write_series(phantom(args.files), Path(folder), syntax=syntax)
+        loading.load(paths, args.backend)  # warm-up: decoders started, files in the page cache
+        times = []
+        for _ in range(args.repeat):
+            start = time.perf_counter()
+            outcome = loading.load(paths, args.backend)
+            times.append(time.perf_counter() - start)
+        record = outcome.layers[0].kwargs["metadata"]["decode"]
+        print(f"{args.files} {syntax} files, backend {args.backend}: median {statistics.median(times):.3f} s "
+              f"of {[round(t, 3) for t in times]}")
+        print("stages:", {k: round(v, 4) for k, v in record["seconds"].items()}, "codecs:", record["codecs"])
+        header_threads(paths, [int(n) for n in args.header_threads.split(",") if n])
+        profile = cProfile.Profile()
+        profile.runcall(loading.load, paths, args.backend)
+    for order in ("tottime", "cumulative"):
+        text = io.StringIO()
+        pstats.Stats(profile, stream=text).sort_stats(order).print_stats(args.top)
+        print(f"\n## by {order}\n" + text.getvalue().split("\n", 6)[-1])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
