@@ -6,6 +6,7 @@ load adds a row to the session's history, which the widget shows.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -20,6 +21,13 @@ def config_dir() -> Path:
     override = os.environ.get("NAPARI_DICOM_GPU_CONFIG_DIR")
     if override:
         return Path(override)
+    return _default_config_dir()
+
+
+@functools.cache
+def _default_config_dir() -> Path:
+    # Asked on every load (the settings follow the environment): a failed import is not cached
+    # by Python, so the answer is.
     try:
         from platformdirs import user_config_dir
     except ImportError:  # headless engine use without napari's dependencies

@@ -99,8 +99,9 @@ def availability(name: str) -> Availability:
     return Availability(True, details=details)
 
 
+@cache
 def gpu_properties() -> dict:
-    """Name and memory of GPU 0, from CuPy if present, else ``nvidia-smi``."""
+    """Name and memory of GPU 0, from CuPy if present, else ``nvidia-smi`` (asked once)."""
     try:
         import cupy
 
