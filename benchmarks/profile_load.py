@@ -73,6 +73,42 @@ def profile_file(name: str, backend: str, top: int, loads: int = 200) -> int:
     return 0
 
 
+def sweep(paths: list[str], backend: str) -> None:
+    """Loads (best of 3) with other decode chunk sizes and pixel-reading thread counts; and the
+    decode of sources already through the header pass, apart."""
+    from napari_dicom_gpu.engine import run, source
+    from napari_dicom_gpu.engine.api import decode_series
+    from napari_dicom_gpu.engine.series import load_series
+
+    def best_load() -> tuple[float, dict]:
+        runs = []
+        for _ in range(3):
+            start = time.perf_counter()
+            outcome = loading.load(paths, backend)
+            runs.append(time.perf_counter() - start)
+        seconds = outcome.layers[0].kwargs["metadata"]["decode"]["seconds"]
+        return min(runs), {k: round(v, 3) for k, v in seconds.items()}
+
+    defaults = run.CHUNK_FRAMES, source.READ_THREADS
+    for chunk in (64, 256, 1024, 100_000):
+        run.CHUNK_FRAMES = chunk
+        took, stages = best_load()
+        print(f"chunk {chunk} frames, {source.READ_THREADS} reading threads: {took:.3f} s {stages}")
+    run.CHUNK_FRAMES = defaults[0]
+    for threads in (1, 2, 8):
+        source.READ_THREADS = threads
+        took, stages = best_load()
+        print(f"chunk {run.CHUNK_FRAMES} frames, {threads} reading threads: {took:.3f} s {stages}")
+    source.READ_THREADS = defaults[1]
+    runs = []
+    for _ in range(3):
+        sources = load_series(paths).series[0].sources
+        start = time.perf_counter()
+        decode_series([], backend, sources=sources, values=True)
+        runs.append(time.perf_counter() - start)
+    print(f"decode_series after the header pass: {min(runs):.3f} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=2000)
@@ -81,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--file", help="profile 200 loads of this one file instead (a pydicom test file name works)")
+    parser.add_argument("--sweep", action="store_true", help="time loads with other chunk sizes and reading threads")
     parser.add_argument("--header-threads", default="", help="e.g. 1,2,4,8: time load_series with each")
     args = parser.parse_args(argv)
     if args.file:
@@ -99,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
               f"of {[round(t, 3) for t in times]}")
         print("stages:", {k: round(v, 4) for k, v in record["seconds"].items()}, "codecs:", record["codecs"])
         header_threads(paths, [int(n) for n in args.header_threads.split(",") if n])
+        if args.sweep:
+            sweep(paths, args.backend)
         profile = cProfile.Profile()
         profile.runcall(loading.load, paths, args.backend)
     for order in ("tottime", "cumulative"):

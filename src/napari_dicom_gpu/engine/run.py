@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import quiet
+from . import source as source_module
 from .backends import FrameFailure, native, nvimgcodec, pydicom_cpu
 from .backends.routing import is_high_bit_lossless_jpeg
 from .conform import conform_in_place
@@ -22,7 +23,7 @@ from .modes import Mode
 from .plan import FRAME_CODECS, SourcePlan, plan_source
 from .record import DecodeRecord, FrameEvent
 from .result import DecodeCancelled, DecodeResult
-from .source import READ_THREADS, Source
+from .source import Source
 from .values import _xp, apply_rescale
 
 #: threads decoding files with pydicom's codecs on the CPU. One: OpenJPEG and libjpeg hold the
@@ -470,7 +471,7 @@ class PixelReader:
         self.sources, self.chunks, self.decoding = sources, chunks, decoding
         self.futures: dict[int, list] = {}
         needs_reads = len(chunks) > 1 or any(source.raw_is_prefix for source in sources)
-        self.pool = ThreadPoolExecutor(READ_THREADS, "dicom-pixels") if needs_reads else None
+        self.pool = ThreadPoolExecutor(source_module.READ_THREADS, "dicom-pixels") if needs_reads else None
 
     def _load(self, index: int) -> str | None:
         source = self.sources[index]
