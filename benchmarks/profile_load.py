@@ -53,9 +53,12 @@ def header_threads(paths: list[str], counts: list[int]) -> None:
 
 
 def profile_file(name: str, backend: str, top: int, loads: int = 200) -> int:
+    import os
+
     from pydicom.data import get_testdata_file
 
-    path = name if Path(name).exists() else get_testdata_file(name)
+    carried = Path(os.environ.get("DICOM_GPU_DATA", "."), name)
+    path = name if Path(name).exists() else str(carried) if carried.exists() else get_testdata_file(name)
     for _ in range(10):
         loading.load([path], backend)
     start = time.perf_counter()

@@ -46,3 +46,19 @@ def test_rle_in_gpu_mode_says_why_the_gpu_was_not_used():
 def test_every_chain_ends_with_pydicom():
     for syntax in (*registry.NATIVE_SYNTAXES, *registry.ENCAPSULATED_GPU, *registry.PYDICOM_ONLY):
         assert registry.chain(syntax)[-1].name == pydicom_cpu.NAME
+
+
+def test_a_reused_plan_never_crosses_files_whose_codestreams_differ():
+    from napari_dicom_gpu.engine import plan as plan_module
+
+    for mode in (Mode.CPU, Mode.GPU):
+        plan_module._PLANS.clear()
+        fresh = {name: plan(name, mode).codecs for name in ("693_J2KI.dcm", "MR2_J2KR.dcm")}
+        # now each from the other's cached plans, in the other order
+        assert {name: plan(name, mode).codecs for name in ("MR2_J2KR.dcm", "693_J2KI.dcm")} == fresh
+
+
+def test_a_reused_plan_is_a_copy_for_its_own_source():
+    first, second = plan("CT_small.dcm", Mode.CPU), plan("CT_small.dcm", Mode.CPU)
+    first.codecs.append("something")
+    assert second.codecs == [native.NAME, pydicom_cpu.NAME]
