@@ -42,7 +42,8 @@ class SourcePlan:
         return self.codecs[index + 1] if index + 1 < len(self.codecs) else None
 
 
-def plan_source(source: Source, base: int, mode: Mode) -> SourcePlan:
+def plan_source(source: Source, base: int, mode: Mode, files: int = 1) -> SourcePlan:
+    """``files``: how many files the decode holds (a series may route otherwise than one file)."""
     layout = source.layout
     first: bytes | None = None
     info: FrameCodestream | None = None
@@ -56,7 +57,7 @@ def plan_source(source: Source, base: int, mode: Mode) -> SourcePlan:
     codecs: list[str] = []
     routed: list[str] = []
     for entry in entries:
-        why = entry.refusal(source, first, info)
+        why = entry.refusal(source, first, info, files)
         if why is None:
             codecs.append(entry.name)
         elif entry.on_gpu:
@@ -85,6 +86,6 @@ def _frames_split(source: Source) -> bool:
 def plan_sources(sources: list[Source], mode: Mode) -> list[SourcePlan]:
     plans, base = [], 0
     for source in sources:
-        plans.append(plan_source(source, base, mode))
+        plans.append(plan_source(source, base, mode, len(sources)))
         base += source.layout.number_of_frames
     return plans

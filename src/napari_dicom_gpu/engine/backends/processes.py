@@ -447,6 +447,16 @@ def estimated_seconds(sources, items) -> float | None:
     return samples * per_sample * 1e-9 + len(items) * FILE_OVERHEAD_S
 
 
+def pays_off(layout, files: int) -> bool:
+    """Whether a series of ``files`` files of ``layout`` would go to the pool (for routing)."""
+    per_sample = NS_PER_SAMPLE.get(layout.transfer_syntax)
+    if per_sample is None or files < MIN_FILES or unavailable_reason():
+        return False
+    samples = files * layout.number_of_frames * int(np.prod(layout.frame_shape))
+    estimate = samples * per_sample * 1e-9 + files * FILE_OVERHEAD_S
+    return estimate >= (WARM_SECONDS if is_warm() else COLD_SECONDS)
+
+
 def worth_it(sources, items) -> bool:
     """Whether decoding ``items`` in the pool should beat decoding them here: a codec that holds
     the GIL, files on disk, enough files, and enough work for a warm (or a cold) pool."""
