@@ -69,9 +69,11 @@ NS_PER_SAMPLE = {
 }
 #: what pydicom costs per file besides the codec (full dcmread, decoder set-up), seconds
 FILE_OVERHEAD_S = 0.001
-#: estimated single-core decode time from which the pool is worth it: a warm pool costs ~1 ms
-#: per task to feed; starting one costs each worker ~0.4 s of CPU (interpreter, NumPy, pydicom)
-#: and its memory (~60 MB) for the rest of the session, so it is started only for real work.
+#: estimated single-core decode time from which the pool is worth it. A warm pool costs well
+#: under 1 ms per task to feed, and this process decodes too, so a warm pool pays from a few
+#: files on. A worker takes 0.7 s to come up (interpreter, NumPy, pydicom; 2-core machine,
+#: 2026-11-28) and holds ~80 MB for the rest of the session, so the pool is only started for a
+#: series that takes a second or more on one core (it still never waits for it: see above).
 WARM_SECONDS = 0.08
 COLD_SECONDS = 1.0
 MIN_FILES = 4
@@ -267,6 +269,7 @@ class Pool:
 
     def __init__(self, workers: int) -> None:
         self.wanted = workers
+        self.pid = os.getpid()  # a forked child must not use (or stop) its parent's workers
         self.workers: list[_Worker] = []
         self.deaths = 0
         self.busy = threading.Lock()
@@ -412,9 +415,9 @@ _disabled_reason: str | None = None
 
 def _shutdown() -> None:
     global _pool
-    if _pool is not None:
+    if _pool is not None and _pool.pid == os.getpid():
         _pool.close()
-        _pool = None
+    _pool = None
 
 
 atexit.register(_shutdown)
@@ -476,7 +479,7 @@ def prestart() -> bool:
     if unavailable_reason():
         return False
     with _pool_lock:
-        if _pool is None:
+        if _pool is None or _pool.pid != os.getpid():
             _pool = Pool(process_count() - 1)
         return True
 
