@@ -448,6 +448,7 @@ class Bench:
     # 5 -------------------------------------------------------------------------------------------
     def part_cpu(self) -> None:
         from napari_dicom_gpu.engine import decode, decode_series
+        from napari_dicom_gpu.engine.backends import processes
 
         rows = []
         inputs: list[tuple[str, list[str], str]] = []
@@ -481,11 +482,16 @@ class Bench:
             else:
                 t = measure(lambda f=files: decode_series(f, "cpu"))
                 result = decode_series(files, "cpu")
+            pooled = dict(processes.last_run) if processes.last_run else None
             ref = pydicom_loop(files)
             row.update(
                 cpu_decode_s=t["s"],
                 cpu_decode_runs=t["runs"],
+                cpu_decode_first_s=t["first_s"],
                 cpu_codec=getattr(result.record, "codec", None),
+                cpu_codecs=dict(result.record.codecs),
+                # worker processes of the last decode: files they and this process decoded
+                cpu_processes=pooled,
                 max_abs_diff=max_diff(np.asarray(result.pixels), ref),
                 speedup_vs_pydicom=base["s"] / t["s"],
             )
@@ -495,9 +501,18 @@ class Bench:
                 lt = measure(lambda f=folder: load([f], "cpu"))
                 row.update(cpu_load_s=lt["s"], load_speedup_vs_pydicom=base["s"] / lt["s"])
             rows.append(row)
-            print(f"  {label}: pydicom {base['s']:.3f} s, CPU mode {t['s']:.3f} s", flush=True)
+            print(
+                f"  {label}: pydicom {base['s']:.3f} s, CPU mode {t['s']:.3f} s "
+                f"(first {t['first_s']:.3f} s; {row['cpu_codecs']}; processes {pooled})",
+                flush=True,
+            )
+            processes.last_run.clear()
         self.results["parts"]["cpu"] = {
             "rows": rows,
+            "processes": {
+                "count": processes.process_count(),
+                "unavailable": processes.unavailable_reason(),
+            },
             "how": "decode_series(files, 'cpu') (decode(file, 'cpu') for one file) and load([folder], 'cpu') "
             "vs pydicom's loop; median of 3 after a warm-up, one run when the first took over 2 s",
         }

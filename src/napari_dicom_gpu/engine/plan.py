@@ -44,7 +44,8 @@ class SourcePlan:
         return self.codecs[index + 1] if index + 1 < len(self.codecs) else None
 
 
-def plan_source(source: Source, base: int, mode: Mode) -> SourcePlan:
+def plan_source(source: Source, base: int, mode: Mode, files: int = 1) -> SourcePlan:
+    """``files``: how many files the decode holds (a series may route otherwise than one file)."""
     layout = source.layout
     first: bytes | None = None
     info: FrameCodestream | None = None
@@ -55,8 +56,11 @@ def plan_source(source: Source, base: int, mode: Mode) -> SourcePlan:
         except Exception:  # an unreadable codestream header: pydicom decides, frame by frame
             first = None
     # The files of a series mostly plan alike: a choice is reused for a source whose every input
-    # to it (layout, codestream facts, pixel keyword, frames split) is the same.
-    key = (mode, layout, info, source.pixel_keyword, _jpeg_precision(first, layout), _frames_split(source) if first is not None else None)
+    # to it (layout, codestream facts, pixel keyword, files in the decode, frames split) is the same.
+    key = (
+        mode, layout, info, source.pixel_keyword, _jpeg_precision(first, layout), files,
+        _frames_split(source) if first is not None else None,
+    )
     known = _PLANS.get(key)
     if known is not None:
         codecs, routed, colour = known
@@ -64,7 +68,7 @@ def plan_source(source: Source, base: int, mode: Mode) -> SourcePlan:
         if plan.primary in FRAME_CODECS:
             plan.info, plan.colour = info, colour
         return plan
-    plan = _plan_source(source, base, mode, first, info)
+    plan = _plan_source(source, base, mode, first, info, files)
     if len(_PLANS) > 256:
         _PLANS.clear()
     _PLANS[key] = (tuple(plan.codecs), tuple(plan.routed), plan.colour)
@@ -82,13 +86,15 @@ def _jpeg_precision(first: bytes | None, layout) -> int | None:
     return jpeg_precision(first)
 
 
-def _plan_source(source: Source, base: int, mode: Mode, first: bytes | None, info: FrameCodestream | None) -> SourcePlan:
+def _plan_source(
+    source: Source, base: int, mode: Mode, first: bytes | None, info: FrameCodestream | None, files: int
+) -> SourcePlan:
     layout = source.layout
     entries = [entry for entry in registry.chain(layout.transfer_syntax) if registry.allowed(mode, entry)]
     codecs: list[str] = []
     routed: list[str] = []
     for entry in entries:
-        why = entry.refusal(source, first, info)
+        why = entry.refusal(source, first, info, files)
         if why is None:
             codecs.append(entry.name)
         elif entry.on_gpu:
@@ -112,11 +118,3 @@ def _plan_source(source: Source, base: int, mode: Mode, first: bytes | None, inf
 def _frames_split(source: Source) -> bool:
     encoded = source.encoded or []
     return len(encoded) + len(source.broken_frames) == source.layout.number_of_frames
-
-
-def plan_sources(sources: list[Source], mode: Mode) -> list[SourcePlan]:
-    plans, base = [], 0
-    for source in sources:
-        plans.append(plan_source(source, base, mode))
-        base += source.layout.number_of_frames
-    return plans

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import quiet
 from . import source as source_module
-from .backends import FrameFailure, native, nvimgcodec, pydicom_cpu
+from .backends import FrameFailure, native, nvimgcodec, processes, pydicom_cpu
 from .backends.routing import is_high_bit_lossless_jpeg
 from .conform import conform_in_place
 from .errors import DicomDecodeError
@@ -158,7 +158,7 @@ class Run:
                 self.pending += [FrameFailure(base + f, unreadable[index]) for f in range(n)]
                 self.codec_of_slot.update(dict.fromkeys(range(base, base + n), "none"))
                 continue
-            plan = self.plans[index] = plan_source(source, base, self.mode)
+            plan = self.plans[index] = plan_source(source, base, self.mode, len(self.sources))
             self.routed += [{"file": source.name, "reason": why} for why in plan.routed]
             colour = plan.colour if plan.primary in FRAME_CODECS else ""
             for frame in range(n):
@@ -257,16 +257,26 @@ class Run:
 
         failures: list[FrameFailure] = []
         items = list(by_source.items())
-        pool = ThreadPoolExecutor(CPU_WORKERS, "dicom-decode") if len(items) >= 4 and CPU_WORKERS > 1 else None
+        # hook: worker processes on every core, where the codec holds the GIL (backends/processes.py)
+        in_processes = not on_gpu and self.mode != Mode.PYDICOM and processes.worth_it(self.sources, items)
+        pool = None
+        if not in_processes and len(items) >= 4 and CPU_WORKERS > 1:
+            pool = ThreadPoolExecutor(CPU_WORKERS, "dicom-decode")
+        done = None
         try:
             with self.timer.stage("decode"):
-                results = pool.map(decode_one, items) if pool else map(decode_one, items)
-                for (_, group), bad in zip(items, results, strict=True):
+                if in_processes:
+                    done = processes.decode(self.sources, self.bases, items, out, decode_one, self.cancel)
+                else:
+                    done = zip(items, pool.map(decode_one, items) if pool else map(decode_one, items), strict=True)
+                for (_, group), bad in done:  # in the order items complete
                     failures += bad
                     for slot in group:
                         self.codec_of_slot[slot] = pydicom_cpu.NAME
                     self._tick(len(group))
         finally:
+            if in_processes and done is not None:
+                done.close()  # a cancel mid-way stops the workers' part now, not when collected
             if pool:
                 pool.shutdown(wait=True, cancel_futures=True)
         return failures

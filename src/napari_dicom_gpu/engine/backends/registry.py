@@ -37,8 +37,9 @@ from ..source import Source
 from . import native, nvimgcodec, pydicom_cpu
 from .routing import cpu_refusal, gpu_refusal
 
-#: (source, first encoded frame or None, codestream facts or None) -> why not, or None
-Refusal = Callable[[Source, "bytes | None", "FrameCodestream | None"], "str | None"]
+#: (source, first encoded frame or None, codestream facts or None, files in the decode)
+#: -> why not, or None
+Refusal = Callable[[Source, "bytes | None", "FrameCodestream | None", int], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -64,19 +65,19 @@ def register(syntaxes, entry: CodecEntry) -> None:
         _REGISTRY.setdefault(UID(syntax), []).append(entry)
 
 
-def _native_refusal(source, _first, _info):
+def _native_refusal(source, _first, _info, _files):
     return native.refusal(source)
 
 
-def _gpu(source, first, _info):
+def _gpu(source, first, _info, _files):
     return gpu_refusal(source.layout, first) if first is not None else "unreadable first frame"
 
 
-def _cpu(source, first, info):
-    return cpu_refusal(source.layout, info, first) if first is not None else "unreadable first frame"
+def _cpu(source, first, info, files):
+    return cpu_refusal(source.layout, info, first, files) if first is not None else "unreadable first frame"
 
 
-def _always(_source, _first, _info):
+def _always(_source, _first, _info, _files):
     return None
 
 

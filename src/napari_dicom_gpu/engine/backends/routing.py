@@ -20,7 +20,7 @@ from pydicom.uid import (
 
 from ..codestream import FrameCodestream, jpeg_precision
 from ..layout import PixelLayout
-from . import nvimgcodec
+from . import nvimgcodec, processes
 
 GPU_SYNTAXES = frozenset(
     {
@@ -35,6 +35,7 @@ GPU_SYNTAXES = frozenset(
     }
 )
 LOSSLESS_JPEG = frozenset({JPEGLossless, JPEGLosslessSV1})
+HTJ2K_SYNTAXES = frozenset({HTJ2KLossless, HTJ2KLosslessRPCL, HTJ2K})
 
 
 def colour_spec(layout: PixelLayout, info: FrameCodestream) -> str:
@@ -70,8 +71,14 @@ def gpu_refusal(layout: PixelLayout, first_frame: bytes) -> str | None:
     return None
 
 
-def cpu_refusal(layout: PixelLayout, info: FrameCodestream, first_frame: bytes) -> str | None:
-    """Why nvImageCodec's CPU backend should not take this file (pydicom is faster or exact)."""
+def cpu_refusal(layout: PixelLayout, info: FrameCodestream, first_frame: bytes, files: int = 1) -> str | None:
+    """Why nvImageCodec's CPU backend should not take this file (pydicom is faster or exact).
+
+    ``files``: how many files of this layout the decode holds. nvImageCodec's CPU backend decodes
+    JPEG 2000 on one core whatever its thread count (OpenCV's OpenJPEG: frames 32 ms apart with
+    ``max_num_cpu_threads`` 1, 2 or all, 2026-11-28), so a series that pydicom decodes on every
+    core (``processes``) stays with pydicom.
+    """
     if not nvimgcodec.availability(nvimgcodec.CPU):
         return nvimgcodec.availability(nvimgcodec.CPU).reason
     tsyntax = layout.transfer_syntax
@@ -84,5 +91,11 @@ def cpu_refusal(layout: PixelLayout, info: FrameCodestream, first_frame: bytes) 
             return None
         return "lossless JPEG above 8 bits is not decoded by nvImageCodec's CPU backend"
     if tsyntax == JPEG2000 and layout.samples_per_pixel == 1 and not info.j2k_signed:
-        return None  # lossy J2K: measured faster than pydicom's OpenJPEG path
+        if processes.pays_off(layout, files):
+            return "pydicom on every core is faster for a JPEG 2000 series"
+        return None  # lossy J2K: measured faster than pydicom's OpenJPEG path, frame for frame
+    if tsyntax in HTJ2K_SYNTAXES and layout.samples_per_pixel == 1 and not info.j2k_signed and not layout.pixel_representation:
+        # 300-slice unsigned 16-bit HTJ2K: 158 ms vs pydicom's 1.75 s (16-core H100, 2026-11-27);
+        # exactness against pydicom is checked by bench_load's CPU rows (max_abs_diff)
+        return None
     return f"pydicom is faster or exact where nvImageCodec's CPU backend is not ({tsyntax.name})"
