@@ -127,11 +127,24 @@ def files_in(folder: Path) -> list[str]:
 
 # -- baselines and our paths ---------------------------------------------------------------------
 def pydicom_loop(paths: list[str]) -> np.ndarray:
-    """What a script does without us: ``dcmread(p).pixel_array`` per file, stacked."""
+    """What a script does without us: ``dcmread(p).pixel_array`` per file, stacked (pydicom's own
+    decoders: nvImageCodec's pydicom plugin is registered only inside ``plugin_loop_factory``'s
+    runs, and ``pydicom_plugins_clean`` checks it)."""
+    pydicom_plugins_clean()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         arrays = [pydicom.dcmread(p).pixel_array for p in paths]
     return arrays[0] if len(arrays) == 1 else np.stack(arrays)
+
+
+def pydicom_plugins_clean() -> None:
+    """Fail loudly if a GPU plugin sits among pydicom's decoders (the baseline would be wrong)."""
+    from pydicom.pixels import get_decoder
+    from pydicom.uid import JPEG2000Lossless
+
+    plugins = get_decoder(JPEG2000Lossless).available_plugins
+    if any("nvimgcodec" in name.lower() for name in plugins):
+        raise RuntimeError(f"nvImageCodec's pydicom plugin is registered: the pydicom baseline would use the GPU ({plugins})")
 
 
 def pydicom_headers(paths: list[str]) -> list:
@@ -146,18 +159,25 @@ def plugin_loop_factory():
         from nvidia.nvimgcodec.tools.dicom import pydicom_plugin
 
         pydicom_plugin.register()
+        pydicom_plugin.unregister()
         label = pydicom_plugin.NVIMGCODEC_PLUGIN_LABEL
     except Exception as exc:
         return None, f"nvImageCodec's pydicom plugin: {type(exc).__name__}: {str(exc)[:100]}"
 
     def run(paths: list[str]) -> np.ndarray:
+        # Registered only while it runs: registered, the plugin puts itself first in pydicom's
+        # decoders, and every later "pydicom" baseline would decode on the GPU.
         arrays = []
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for p in paths:
-                ds = pydicom.dcmread(p)
-                ds.pixel_array_options(decoding_plugin=label)
-                arrays.append(ds.pixel_array)
+        pydicom_plugin.register()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for p in paths:
+                    ds = pydicom.dcmread(p)
+                    ds.pixel_array_options(decoding_plugin=label)
+                    arrays.append(ds.pixel_array)
+        finally:
+            pydicom_plugin.unregister()
         return arrays[0] if len(arrays) == 1 else np.stack(arrays)
 
     return run, None

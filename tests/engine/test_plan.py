@@ -62,3 +62,21 @@ def test_a_reused_plan_is_a_copy_for_its_own_source():
     first, second = plan("CT_small.dcm", Mode.CPU), plan("CT_small.dcm", Mode.CPU)
     first.codecs.append("something")
     assert second.codecs == [native.NAME, pydicom_cpu.NAME]
+
+
+@pytest.mark.skipif(not CPU_OK, reason="nvImageCodec's CPU backend is not available")
+@pytest.mark.parametrize(("cores", "files", "expected"), [(16, 300, nvimgcodec.CPU), (16, 1, pydicom_cpu.NAME), (2, 300, pydicom_cpu.NAME)])
+def test_unsigned_lossless_j2k_series_uses_the_threaded_cpu_codec_on_many_cores(monkeypatch, cores, files, expected):
+    from napari_dicom_gpu.engine import plan as plan_module
+
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    plan_module._PLANS.clear()
+    chosen = plan_source(load_source(data_file("MR2_J2KR.dcm")), 0, Mode.CPU, files)
+    plan_module._PLANS.clear()
+    assert chosen.codecs[0] == expected and chosen.codecs[-1] == pydicom_cpu.NAME
+
+
+@pytest.mark.skipif(not CPU_OK, reason="nvImageCodec's CPU backend is not available")
+def test_signed_j2k_stays_with_pydicom_even_on_many_cores(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert plan_source(load_source(data_file("693_J2KR.dcm")), 0, Mode.CPU, 300).codecs == [pydicom_cpu.NAME]

@@ -7,6 +7,8 @@ and cannot decode signed JPEG 2000, >8-bit lossless JPEG, JPEG-LS or RLE.
 
 from __future__ import annotations
 
+import os
+
 from pydicom.uid import (
     HTJ2K,
     JPEG2000,
@@ -20,7 +22,7 @@ from pydicom.uid import (
 
 from ..codestream import FrameCodestream, jpeg_precision
 from ..layout import PixelLayout
-from . import nvimgcodec, processes
+from . import nvimgcodec
 
 GPU_SYNTAXES = frozenset(
     {
@@ -36,6 +38,10 @@ GPU_SYNTAXES = frozenset(
 )
 LOSSLESS_JPEG = frozenset({JPEGLossless, JPEGLosslessSV1})
 HTJ2K_SYNTAXES = frozenset({HTJ2KLossless, HTJ2KLosslessRPCL, HTJ2K})
+J2K_FAMILY = frozenset({JPEG2000Lossless, JPEG2000}) | HTJ2K_SYNTAXES
+#: cores from which nvImageCodec's thread pool beats pydicom on a lossless JPEG 2000 series (one
+#: of its frames takes 1.35x pydicom's time on one core, 2026-11-27)
+THREADED_J2K_CORES = 4
 
 
 def colour_spec(layout: PixelLayout, info: FrameCodestream) -> str:
@@ -74,10 +80,11 @@ def gpu_refusal(layout: PixelLayout, first_frame: bytes) -> str | None:
 def cpu_refusal(layout: PixelLayout, info: FrameCodestream, first_frame: bytes, files: int = 1) -> str | None:
     """Why nvImageCodec's CPU backend should not take this file (pydicom is faster or exact).
 
-    ``files``: how many files of this layout the decode holds. nvImageCodec's CPU backend decodes
-    JPEG 2000 on one core whatever its thread count (OpenCV's OpenJPEG: frames 32 ms apart with
-    ``max_num_cpu_threads`` 1, 2 or all, 2026-11-28), so a series that pydicom decodes on every
-    core (``processes``) stays with pydicom.
+    ``files``: how many files of this layout the decode holds. For several frames of unsigned
+    JPEG 2000, nvImageCodec's own thread pool uses every core and releases the GIL: 11.9x its
+    one-thread speed on an H200 machine's 16 cores, exact against pydicom
+    (``benchmarks/cpu_parallel.py``, 2026-11-28). One lossless frame decodes faster in pydicom.
+    Signed JPEG 2000 it cannot decode: pydicom (in worker processes for a series) takes it.
     """
     if not nvimgcodec.availability(nvimgcodec.CPU):
         return nvimgcodec.availability(nvimgcodec.CPU).reason
@@ -90,12 +97,14 @@ def cpu_refusal(layout: PixelLayout, info: FrameCodestream, first_frame: bytes, 
         if (jpeg_precision(first_frame) or layout.bits_stored) <= 8:
             return None
         return "lossless JPEG above 8 bits is not decoded by nvImageCodec's CPU backend"
-    if tsyntax == JPEG2000 and layout.samples_per_pixel == 1 and not info.j2k_signed:
-        if processes.pays_off(layout, files):
-            return "pydicom on every core is faster for a JPEG 2000 series"
-        return None  # lossy J2K: measured faster than pydicom's OpenJPEG path, frame for frame
-    if tsyntax in HTJ2K_SYNTAXES and layout.samples_per_pixel == 1 and not info.j2k_signed and not layout.pixel_representation:
-        # 300-slice unsigned 16-bit HTJ2K: 158 ms vs pydicom's 1.75 s (16-core H100, 2026-11-27);
-        # exactness against pydicom is checked by bench_load's CPU rows (max_abs_diff)
-        return None
+    if tsyntax in J2K_FAMILY and layout.samples_per_pixel == 1 and not info.j2k_signed:
+        if tsyntax == JPEG2000:
+            return None  # lossy J2K: measured faster than pydicom's OpenJPEG path, frame for frame
+        if layout.pixel_representation:
+            return "signed JPEG 2000 is decoded by pydicom"
+        if tsyntax in HTJ2K_SYNTAXES:
+            return None  # 3.8 ms a 512x512 frame on one core against pydicom's 7.1 ms (H200 machine)
+        if files * layout.number_of_frames >= 4 and (os.cpu_count() or 1) >= THREADED_J2K_CORES:
+            return None
+        return "pydicom's OpenJPEG is faster for a lossless JPEG 2000 file on one core"
     return f"pydicom is faster or exact where nvImageCodec's CPU backend is not ({tsyntax.name})"
