@@ -11,7 +11,7 @@ Parts (``--parts``, names or numbers; default all):
 2 header   ``load_series`` (header path) vs ``dcmread(stop_before_pixels=True)`` loop
 3 j2k      300-file JPEG 2000 lossless: load vs GPU decode of pre-read sources (GPU only)
 4 memory   peak host memory of a load of the largest folder, fresh process, GPU and CPU path
-5 cpu      fast CPU mode vs pydicom: 300-file HTJ2K, J2K lossless, native series, single J2K files
+5 cpu      fast CPU mode vs pydicom: 300-file HTJ2K, J2K lossless (unsigned, signed), native series, single J2K files
 6 single   seed and color3d: load vs pydicom, nvImageCodec's pydicom plugin and the floor
 7 thread   a load in a fresh thread vs in the same thread
 8 import   ``import napari_dicom_gpu`` and the first load in a fresh process
@@ -116,6 +116,9 @@ class Inputs:
             return self.folder(self.series_files)
         files = self._series("j2k", self.series_files, "j2k")
         return Path(files[0]).parent
+
+    def j2k_signed_folder(self) -> Path:
+        return Path(self._series("j2k-signed", self.series_files, "j2k-signed")[0]).parent
 
     def native_folder(self) -> Path:
         return Path(self._series("native", self.native_files, "native")[0]).parent
@@ -483,6 +486,7 @@ class Bench:
         else:
             self.results["skipped"]["cpu-htj2k"] = "HTJ2K series: no HTJ2K encoder without a GPU"
         inputs.append(("J2K lossless series", files_in(self.inputs.j2k_folder()), "j2k-series"))
+        inputs.append(("signed J2K lossless series", files_in(self.inputs.j2k_signed_folder()), "j2k-signed-series"))
         inputs.append(("native series", files_in(self.inputs.native_folder()), "native-series"))
         for name in SINGLE_J2K:
             path = testdata(name)

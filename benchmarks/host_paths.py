@@ -34,7 +34,7 @@ def main() -> int:
             for path in HOST_PATHS:
                 os.environ["NAPARI_DICOM_GPU_HOST_PATH"] = path
                 row[path] = median_seconds(lambda f=files: decode_series(f, "gpu"), 9) * 1000
-                row[path + " stages"] = decode_series(files, "gpu").record["seconds"]
+                row[path + " stages"] = decode_series(files, "gpu").record.seconds
             rows.append(row)
     print(json.dumps(rows, indent=1, default=str))
     print(f"{'input':28s} {'pydicom':>9s} " + " ".join(f"{p:>16s}" for p in HOST_PATHS))

@@ -21,7 +21,9 @@ from pydicom.uid import (
     generate_uid,
 )
 
-SYNTAXES = {"htj2k": HTJ2KLossless, "j2k": JPEG2000Lossless, "native": ExplicitVRLittleEndian}
+SYNTAXES = {
+    "htj2k": HTJ2KLossless, "j2k": JPEG2000Lossless, "j2k-signed": JPEG2000Lossless, "native": ExplicitVRLittleEndian,
+}
 
 
 def phantom(slices: int = 300, size: int = 512, seed: int = 0) -> np.ndarray:
@@ -89,7 +91,7 @@ def encode_frames(volume: np.ndarray, ht: bool) -> list[bytes]:
     return out
 
 
-def _dataset(syntax, study: str, series: str, k: int, shape: tuple[int, int]) -> Dataset:
+def _dataset(syntax, study: str, series: str, k: int, shape: tuple[int, int], signed: bool = False) -> Dataset:
     meta = FileMetaDataset()
     meta.TransferSyntaxUID = syntax
     meta.MediaStorageSOPClassUID = CTImageStorage
@@ -106,8 +108,8 @@ def _dataset(syntax, study: str, series: str, k: int, shape: tuple[int, int]) ->
     ds.SliceThickness = 1.0
     ds.Rows, ds.Columns = shape
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-    ds.RescaleIntercept, ds.RescaleSlope = -1024, 1
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, int(signed)
+    ds.RescaleIntercept, ds.RescaleSlope = (0 if signed else -1024), 1
     ds.WindowCenter, ds.WindowWidth = 40, 400
     return ds
 
@@ -117,18 +119,27 @@ def write_series(
 ) -> list[str]:
     """One DICOM file per slice; returns the paths.
 
-    ``syntax`` is ``"htj2k"``, ``"j2k"`` or ``"native"``; ``ht`` (older callers) picks HTJ2K or J2K.
+    ``syntax`` is ``"htj2k"``, ``"j2k"``, ``"j2k-signed"`` (HU stored as int16, encoded on the CPU
+    by OpenJPEG: signed samples, as many CT scanners write them) or ``"native"``; ``ht`` (older
+    callers) picks HTJ2K or J2K.
     """
     if syntax is None:
         syntax = "htj2k" if ht else "j2k"
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     uid = SYNTAXES[syntax]
-    frames = None if syntax == "native" else encode_frames(volume, syntax == "htj2k")
+    signed = syntax == "j2k-signed"
+    if signed:
+        import openjpeg
+
+        volume = (volume.astype(np.int32) - 1024).astype(np.int16)
+        frames = [bytes(openjpeg.encode(np.ascontiguousarray(s), bits_stored=16)) for s in volume]
+    else:
+        frames = None if syntax == "native" else encode_frames(volume, syntax == "htj2k")
     series, study = generate_uid(), generate_uid()
     paths = []
     for k in range(len(volume)):
-        ds = _dataset(uid, study, series, k, volume.shape[1:])
+        ds = _dataset(uid, study, series, k, volume.shape[1:], signed)
         if frames is None:
             ds.PixelData = np.ascontiguousarray(volume[k]).tobytes()
             ds["PixelData"].VR = "OW"
