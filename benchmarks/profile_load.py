@@ -26,8 +26,8 @@ from synthetic_ct import gpu_encoder_reason, phantom, write_series  # noqa: E402
 from napari_dicom_gpu import loading  # noqa: E402
 
 
-def header_threads(paths: list[str], counts: list[int]) -> None:
-    """The header pass (``load_series``) with each number of reading threads, against dcmread."""
+def read_ahead(paths: list[str], counts: list[int]) -> None:
+    """The header pass (``load_series``) with each number of files opened ahead, against dcmread."""
     import pydicom
 
     from napari_dicom_gpu.engine import source
@@ -39,17 +39,17 @@ def header_threads(paths: list[str], counts: list[int]) -> None:
     for path in paths:
         pydicom.dcmread(path, stop_before_pixels=True)
     dcmread_s = time.perf_counter() - start
-    default = source.HEADER_READ_THREADS
+    default = source.READ_AHEAD
     for count in counts:
-        source.HEADER_READ_THREADS = count
+        source.READ_AHEAD = count
         runs = []
         for _ in range(3):
             start = time.perf_counter()
             load_series(paths)
             runs.append(time.perf_counter() - start)
         best = min(runs)
-        print(f"header pass, {count} reading threads: {best:.3f} s ({dcmread_s / best:.2f}x dcmread {dcmread_s:.3f} s)")
-    source.HEADER_READ_THREADS = default
+        print(f"header pass, {count} files read ahead: {best:.3f} s ({dcmread_s / best:.2f}x dcmread {dcmread_s:.3f} s)")
+    source.READ_AHEAD = default
 
 
 def profile_file(name: str, backend: str, top: int, loads: int = 200) -> int:
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--file", help="profile 200 loads of this one file instead (a pydicom test file name works)")
     parser.add_argument("--sweep", action="store_true", help="time loads with other chunk sizes and reading threads")
-    parser.add_argument("--header-threads", default="", help="e.g. 1,2,4,8: time load_series with each")
+    parser.add_argument("--read-ahead", default="", help="e.g. 1,64: time load_series with each READ_AHEAD")
     args = parser.parse_args(argv)
     if args.file:
         return profile_file(args.file, args.backend, args.top)
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.files} {syntax} files, backend {args.backend}: median {statistics.median(times):.3f} s "
               f"of {[round(t, 3) for t in times]}")
         print("stages:", {k: round(v, 4) for k, v in record["seconds"].items()}, "codecs:", record["codecs"])
-        header_threads(paths, [int(n) for n in args.header_threads.split(",") if n])
+        read_ahead(paths, [int(n) for n in args.read_ahead.split(",") if n])
         if args.sweep:
             sweep(paths, args.backend)
         profile = cProfile.Profile()
