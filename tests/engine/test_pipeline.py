@@ -115,3 +115,19 @@ def test_in_place_rescale_equals_the_copying_one(stored, slope, intercept):
     assert got.dtype == expected.dtype
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(expected, stored.astype(np.int64) * slope + intercept)
+
+
+def _open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_header_pass_reports_missing_files_in_place_and_leaves_no_file_open(tmp_path, small_prefix):
+    paths = _series(tmp_path, "CT_small.dcm")
+    paths.insert(2, str(tmp_path / "gone.dcm"))
+    paths.insert(4, str(tmp_path))  # a folder among the files
+    before = _open_files()
+    loaded = load_sources(paths)
+    assert _open_files() == before
+    assert [type(item).__name__ for item in loaded] == ["Source", "Source", "DicomDecodeError", "Source", "DicomDecodeError", "Source", "Source", "Source"]
+    assert "does not exist" in str(loaded[2]) and "folder" in str(loaded[4])
