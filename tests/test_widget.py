@@ -148,7 +148,8 @@ def test_rows_of_a_folder_with_several_series_add_up_to_the_wall_time(tmp_path):
 
 
 @pytest.mark.skipif(bool(GPU), reason="this machine has a GPU")
-def test_gpu_unavailable_reason_is_shown_and_gpu_disabled(widget):
+def test_gpu_unavailable_reason_is_shown_and_gpu_disabled(widget, qtbot):
+    qtbot.waitUntil(lambda: widget.backend_panel.gpu_known, timeout=30000)
     assert widget.gpu_label.text().startswith("GPU unavailable: ")
     assert GPU.reason in widget.gpu_label.text()
     item = widget.backend_combo.model().item(widget.backend_combo.findData("gpu"))
@@ -264,3 +265,38 @@ def test_every_column_is_readable_at_the_default_dock_width(make_napari_viewer, 
         assert header.sectionSize(column) >= needed, (title, header.sectionSize(column), needed)
     tree = widget.header_view.tree
     assert tree.columnWidth(3) >= 100 or tree.header().sectionSize(3) >= 100
+
+
+def test_gpu_check_runs_off_the_ui_thread_and_updates_the_panels(make_napari_viewer, qtbot, monkeypatch):
+    import threading
+
+    from napari_dicom_gpu._qt import backend_panel
+
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow_check():
+        started.set()
+        release.wait(10)  # a GPU start-up that takes a while
+        return False, "GPU unavailable: test; decoding runs on the CPU."
+
+    monkeypatch.setattr(backend_panel, "gpu_text", slow_check)
+    viewer = make_napari_viewer()
+    widget = DicomDecodeWidget(viewer)  # returns while the check is still running
+    assert started.wait(10) and not widget.backend_panel.gpu_known
+    assert "background" in widget.gpu_label.text()
+    with qtbot.waitSignal(widget.backend_panel.gpu_checked, timeout=10000):
+        release.set()
+    assert widget.gpu_label.text() == "GPU unavailable: test; decoding runs on the CPU."
+    assert widget.compare_panel.label.text() == widget.compare_panel.INTRO_CPU
+
+
+def test_a_saved_gpu_choice_shows_auto_without_a_gpu_and_stays_saved(make_napari_viewer, qtbot, monkeypatch):
+    from napari_dicom_gpu._qt import backend_panel
+    from napari_dicom_gpu.settings import get_settings
+
+    get_settings().set_backend("gpu")
+    monkeypatch.setattr(backend_panel, "gpu_text", lambda: (False, "GPU unavailable: test."))
+    widget = DicomDecodeWidget(make_napari_viewer())
+    qtbot.waitUntil(lambda: widget.backend_panel.gpu_known, timeout=10000)
+    assert widget.backend_combo.currentData() == "auto" and get_settings().backend == "gpu"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from qtpy.QtCore import QSignalBlocker, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -42,22 +43,27 @@ def gpu_text() -> tuple[bool, str]:
 
 
 class BackendPanel(QGroupBox):
+    """The decode mode and the open buttons.
+
+    The GPU check starts the GPU decoder (about a second of nvJPEG/CUDA start-up the first time)
+    on a worker thread as soon as the panel exists: the panel never waits for it, and the first
+    load finds the decoder ready (or reports the rest of the wait as its ``init`` stage).
+    ``gpu_checked`` says the outcome; ``gpu_known`` is true from then on.
+    """
+
+    gpu_checked = Signal(bool, str)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Decode with", parent)
         self.settings = get_settings()
         self.backend_combo = QComboBox()
         for key in BACKENDS:
             self.backend_combo.addItem(BACKEND_LABELS[key], key)
-        self.gpu_available, text = gpu_text()
-        if not self.gpu_available:
-            item = self.backend_combo.model().item(BACKENDS.index("gpu"))
-            item.setEnabled(False)
-            item.setToolTip(text)
-        self.gpu_label = QLabel(text)
+        self.gpu_available = False
+        self.gpu_known = False
+        self.gpu_label = QLabel("GPU: starting the GPU decoder in the background…")
         self.gpu_label.setWordWrap(True)
-        backend = self.settings.backend
-        current = backend if (backend != "gpu" or self.gpu_available) else "auto"
-        self.backend_combo.setCurrentIndex(BACKENDS.index(current))
+        self.backend_combo.setCurrentIndex(BACKENDS.index(self.settings.backend))
         self.backend_combo.currentIndexChanged.connect(self._on_backend)
 
         self.world_aligned_box = QCheckBox("World-aligned geometry (oblique series in patient space)")
@@ -95,6 +101,29 @@ class BackendPanel(QGroupBox):
         inner.addWidget(self.reader_button)
         inner.addLayout(buttons)
         inner.addWidget(self.status_label)
+        self.gpu_worker = self._check_gpu()
+
+    def _check_gpu(self):
+        from napari.qt.threading import thread_worker
+
+        worker = thread_worker(gpu_text, start_thread=False, ignore_errors=True)()
+        worker.returned.connect(lambda result: self.show_gpu(*result))
+        worker.errored.connect(lambda exc: self.show_gpu(False, f"GPU unavailable: {exc}; decoding runs on the CPU."))
+        worker.start()
+        return worker
+
+    def show_gpu(self, available: bool, text: str) -> None:
+        """Show the GPU check's outcome; without a GPU the GPU mode is disabled, with its reason."""
+        self.gpu_available, self.gpu_known = available, True
+        self.gpu_label.setText(text)
+        item = self.backend_combo.model().item(BACKENDS.index("gpu"))
+        item.setEnabled(available)
+        item.setToolTip("" if available else text)
+        if not available and self.backend_combo.currentData() == "gpu":
+            # shown as Auto for now; the saved choice stays GPU for a machine that has one
+            with QSignalBlocker(self.backend_combo):
+                self.backend_combo.setCurrentIndex(BACKENDS.index("auto"))
+        self.gpu_checked.emit(available, text)
 
     def _on_backend(self, index: int) -> None:
         self.settings.set_backend(self.backend_combo.itemData(index))

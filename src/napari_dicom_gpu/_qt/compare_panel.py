@@ -58,16 +58,25 @@ def comparison_text(result: dict) -> str:
 
 
 class ComparePanel(QGroupBox):
+    INTRO_GPU = "pydicom, fast CPU and GPU"
+    INTRO_CPU = "pydicom and the fast CPU mode (no GPU)"
+
     def __init__(self, viewer: napari.viewer.Viewer, gpu_available: bool, parent: QWidget | None = None) -> None:
         super().__init__("Compare decoders on the selected layer", parent)
         self.viewer = viewer
         self.button = QPushButton("Compare")
         self.button.clicked.connect(self.compare_selected)
-        self.label = QLabel("pydicom, fast CPU and GPU" if gpu_available else "pydicom and the fast CPU mode (no GPU)")
+        self.label = QLabel()
         self.label.setWordWrap(True)
+        self.set_gpu_available(gpu_available)
         inner = QVBoxLayout(self)
         inner.addWidget(self.button)
         inner.addWidget(self.label)
+
+    def set_gpu_available(self, available: bool) -> None:
+        """What Compare will run (the GPU check finishes after the panel is shown)."""
+        if self.button.isEnabled():  # not while a comparison shows its progress or result
+            self.label.setText(self.INTRO_GPU if available else self.INTRO_CPU)
 
     def compare_selected(self):
         from napari.qt.threading import thread_worker

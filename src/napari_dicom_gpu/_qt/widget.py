@@ -49,6 +49,9 @@ class DicomDecodeWidget(QWidget):
         self.backend_panel = BackendPanel()
         self.loads_panel = LoadsPanel()
         self.compare_panel = ComparePanel(viewer, self.backend_panel.gpu_available)
+        self.backend_panel.gpu_checked.connect(lambda available, _text: self.compare_panel.set_gpu_available(available))
+        if self.backend_panel.gpu_known:
+            self.compare_panel.set_gpu_available(self.backend_panel.gpu_available)
         self.layer_panel = LayerPanel(viewer)
         layout = QVBoxLayout(self)
         for panel in (self.backend_panel, self.loads_panel, self.compare_panel, self.layer_panel):

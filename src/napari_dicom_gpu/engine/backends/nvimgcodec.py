@@ -59,14 +59,15 @@ def _create_decoder(name: str):
 
 
 def decoder(name: str) -> tuple[object, float]:
-    """The process's decoder for ``name`` and the seconds spent creating it now (0 if reused)."""
+    """The process's decoder for ``name`` and the seconds this call spent on its start-up: creating
+    it, or waiting while another thread (the dock widget's GPU check) creates it; 0 if ready."""
     found = _decoders.get(name)
     if found is not None:
         return found, 0.0
+    start = time.perf_counter()
     with _create_lock:
         if name in _decoders:
-            return _decoders[name], 0.0
-        start = time.perf_counter()
+            return _decoders[name], time.perf_counter() - start
         with quiet.captured():
             _decoders[name] = _create_decoder(name)
         decode_locks.setdefault(name, threading.Lock())
