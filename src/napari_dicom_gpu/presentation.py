@@ -278,11 +278,27 @@ def _values(result: DecodeResult, pixels: np.ndarray, notes: list[str]) -> tuple
     """Display values (modality LUT, palette -> RGB) and whether they are RGB."""
     layout = result.layout
     if layout.photometric_interpretation == "PALETTE COLOR":
-        rgb = np.asarray(apply_color_lut(pixels if len(pixels) > 1 else pixels[0], result.dataset))
+        rgb = np.asarray(_palette_to_rgb(pixels if len(pixels) > 1 else pixels[0], result.sources, notes))
         return (rgb if len(pixels) > 1 else rgb[None]), True
     if result.values_applied:  # the engine applied the rescale (on the GPU, before the copy)
         return pixels, False
     return modality_values(pixels, result.sources, notes), layout.samples_per_pixel == 3
+
+
+def _palette_to_rgb(pixels: np.ndarray, sources: list[Source], notes: list[str]) -> np.ndarray:
+    """The series' palette applied with the first file's lookup tables that work: one file without
+    (or with damaged) tables must not cost the series."""
+    failures = []
+    for source in sources[:16]:
+        try:
+            rgb = apply_color_lut(pixels, source.dataset)
+        except Exception as exc:
+            failures.append(f"{source.name}: {type(exc).__name__}: {exc}")
+            continue
+        if failures:
+            notes.append("palette lookup tables unusable in " + "; ".join(failures) + f"; used {source.name}'s")
+        return rgb
+    raise ValueError(failures[0].split(": ", 1)[1] if failures else "no palette lookup tables")
 
 
 def to_layer(result: DecodeResult, series: Series | None = None, *, world_aligned: bool = False) -> LayerSpec:

@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--growth-limit-gib", type=float, default=1.0, help="fail above, per run")
     parser.add_argument("--keep", metavar="FOLDER", help="write the corpus here and keep it")
     parser.add_argument("--json", metavar="PATH", help="also write every run as JSON")
+    parser.add_argument(
+        "--series", action="store_true", help="also open each case in a folder beside four intact siblings"
+    )
     args = parser.parse_args(argv)
 
     cases = plan(args.seed)
@@ -52,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {done}/{total} runs", file=sys.stderr, flush=True)
 
     outcomes, problems, seconds = run_cases(
-        cases, workers=workers, limits=limits, folder=args.keep, progress=progress
+        cases, workers=workers, limits=limits, folder=args.keep, progress=progress, series=args.series
     )
     print(table(outcomes, problems, seconds))
     if args.json:

@@ -1,7 +1,10 @@
 """Run fuzz cases through the engine and the reader in a few long-lived, watched worker processes.
 
 Each case runs twice, as two separate runs: ``decode(path, backend="cpu")`` and
-``get_reader(path)(path)``. The parent watches every busy worker: past ``timeout`` seconds it is
+``get_reader(path)(path)``; with ``series=True`` a third run opens a folder holding the case and
+four intact siblings made from its source (``read_layers(folder)``: the series path, whose header
+pass reads only the start of each file and checks the pixel data during the decode), where
+the siblings' frames must all arrive. The parent watches every busy worker: past ``timeout`` seconds it is
 killed (*hang*); above ``memory_limit`` bytes of resident memory it is killed (*oom*); a worker that
 dies on its own (a C library's ``abort()``, a segfault) is a *crash*. A killed or dead worker is
 replaced and the next case goes on. Each worker also caps its address space so that no single
@@ -29,6 +32,12 @@ from .mutations import Case, mutate, source_path
 
 GiB = 1024**3
 ENTRIES = ("decode", "reader")
+SERIES = "series"
+ALL_ENTRIES = (*ENTRIES, SERIES)
+#: siblings beside the case in a series run, and the header prefix used there (small, so that the
+#: test files' headers are read from the start of the file and their pixel data later)
+SIBLINGS = 4
+SERIES_HEADER_PREFIX = 4096
 CLEAN = ("decoded", "clean-error", "declined")
 FAILURES = (
     "crash",
@@ -94,7 +103,9 @@ class Outcome:
 # Corpus
 
 
-def write_corpus(cases: list[Case], folder: str | os.PathLike) -> tuple[list[Task], list[str]]:
+def write_corpus(
+    cases: list[Case], folder: str | os.PathLike, entries: tuple[str, ...] = ENTRIES
+) -> tuple[list[Task], list[str]]:
     """Write every applicable case under ``folder``; return the runs to do and any case that
     could not be generated (a bug of the generator, reported rather than hidden)."""
     folder = Path(folder)
@@ -111,7 +122,7 @@ def write_corpus(cases: list[Case], folder: str | os.PathLike) -> tuple[list[Tas
         path = folder / case.name
         path.write_bytes(mutated.data)
         source = "" if case.kind == "not-dicom" else source_path(case.source)
-        for entry in ENTRIES:
+        for entry in entries:
             tasks.append(
                 Task(
                     case,
@@ -211,6 +222,16 @@ def _run_one(task: Task, references: dict) -> dict:
                             "outcome": "frames-lost",
                             "message": f"the {keep} undamaged frames differ from the source's",
                         }
+        elif task.entry == SERIES:
+            layers, siblings = _series_run(task)
+            shapes = [list(np.shape(layer[0])) for layer in layers]
+            frames = sum(_layer_frames(s) for s in shapes)
+            result = {"outcome": "decoded", "message": f"layers {shapes}", "details": {}}
+            if frames < siblings:
+                result = {
+                    "outcome": "frames-lost",
+                    "message": f"{frames} frames in the layers, {siblings} in the intact siblings alone",
+                }
         else:
             reader = get_reader(task.path)
             if reader is None:
@@ -236,6 +257,8 @@ def _run_one(task: Task, references: dict) -> dict:
                 outcome = "error-without-path"
             elif task.intact_frames and task.entry == "decode":
                 outcome = "frames-lost"
+            elif task.entry == SERIES and task.source:
+                outcome = "frames-lost"  # the intact siblings did not open
             else:
                 outcome = "clean-error"
         elif isinstance(exc, MemoryError):
@@ -257,6 +280,43 @@ def _run_one(task: Task, references: dict) -> dict:
                 result["details"] = {"cause": f"{type(causes[0]).__name__}: {causes[0]}"[:300]}
     result.setdefault("seconds", time.perf_counter() - started)
     return result
+
+
+def _series_run(task: Task) -> tuple[list, int]:
+    """``read_layers`` on a folder of the case and ``SIBLINGS`` intact copies of its source (new
+    UIDs, 1 m away along z); returns the layers and the siblings' frame count."""
+    import shutil
+
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    from napari_dicom_gpu._reader import read_layers
+    from napari_dicom_gpu.engine import source as source_module
+
+    folder = Path(task.path + ".series")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    shutil.copy(task.path, folder / Path(task.path).name)
+    frames = 0
+    if task.source:
+        for k in range(SIBLINGS):
+            ds = pydicom.dcmread(task.source)
+            ds.SOPInstanceUID = generate_uid()
+            if getattr(ds, "file_meta", None) is not None:
+                ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+            if "ImagePositionPatient" in ds:
+                x, y, z = (float(v) for v in ds.ImagePositionPatient)
+                ds.ImagePositionPatient = [x, y, z + 1000.0 + k]
+            ds.InstanceNumber = 1000 + k
+            ds.save_as(folder / f"sibling_{k}.dcm")
+            frames += int(ds.get("NumberOfFrames", 1) or 1)
+    default = source_module.HEADER_PREFIX
+    source_module.HEADER_PREFIX = SERIES_HEADER_PREFIX
+    try:
+        return read_layers(str(folder)), frames
+    finally:
+        source_module.HEADER_PREFIX = default
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _layer_frames(shape: list[int]) -> int:
@@ -593,6 +653,7 @@ def run_cases(
     limits: Limits | None = None,
     folder: str | None = None,
     progress=None,
+    series: bool = False,
 ) -> tuple[list[Outcome], list[str], float]:
     """Write ``cases`` to a temporary folder, run them all; return outcomes, generator problems
     and the wall time in seconds."""
@@ -600,13 +661,13 @@ def run_cases(
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dicom-fuzz-") as scratch:
         target = folder or os.path.join(scratch, "corpus")
-        tasks, problems = write_corpus(cases, target)
+        tasks, problems = write_corpus(cases, target, ALL_ENTRIES if series else ENTRIES)
         pool = Pool(workers or default_workers(limits), limits, scratch)
         try:
             outcomes = pool.run(tasks, progress)
         finally:
             pool.close()
-    outcomes.sort(key=lambda o: (o.case_index, ENTRIES.index(o.entry)))
+    outcomes.sort(key=lambda o: (o.case_index, ALL_ENTRIES.index(o.entry)))
     return outcomes, problems, time.perf_counter() - started
 
 

@@ -335,6 +335,10 @@ class Run:
         reader.start(0)
         with self.timer.stage("read"):
             unreadable = reader.wait(0)
+        if len(chunks) == 1 and len(unreadable) == len(self.sources):
+            # nothing to decode: say so before allocating a volume for what the headers claim
+            index = min(unreadable)
+            raise DicomDecodeError(self.sources[index].path, unreadable[index])
         batches = self._plan(chunks[0], unreadable)
         if len(self.sources) == 1 and list(batches) == [(pydicom_cpu.NAME, "")] and self.device == "host":
             # One file for pydicom alone: its array is the result, without a copy into a volume.

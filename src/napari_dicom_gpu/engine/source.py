@@ -23,7 +23,7 @@ from pydicom.uid import (
 
 from . import validate
 from .errors import DicomDecodeError
-from .header import Header, encapsulated_items, parse_header
+from .header import HEADER_KEYWORDS, Header, encapsulated_items, parse_header
 from .layout import PixelLayout
 from .sniff import looks_like_dicom_bytes
 
@@ -243,7 +243,25 @@ def _source_from_dataset(where: str, ds: Dataset, raw: bytes | None = None) -> S
         raise DicomDecodeError(where, describe_missing_pixels(ds))
     validate.check_transfer_syntax(UID(ds.file_meta.get("TransferSyntaxUID", "") or ""), where)
     layout = _layout(where, lambda: PixelLayout.from_dataset(ds))
+    _drop_unreadable(ds)
     return Source(where, ds, layout, raw, _dataset=ds)
+
+
+def _drop_unreadable(ds: Dataset) -> list[str]:
+    """Remove header elements the engine reads that pydicom cannot convert (a damaged VR or
+    value raises only when read): grouping a folder reads them from every file, and one file's
+    damaged Instance Number must not stop its neighbours. Returns the keywords removed."""
+    dropped = []
+    for keyword in HEADER_KEYWORDS:
+        try:
+            ds.get(keyword)
+        except Exception:
+            dropped.append(keyword)
+            try:
+                del ds[keyword]
+            except Exception:
+                pass
+    return dropped
 
 
 def _layout(where: str, build) -> PixelLayout:
