@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -35,7 +36,7 @@ def _copies(folder, name: str, count: int, *, positions: bool = True) -> list[st
 
 def test_a_damaged_vr_in_one_file_does_not_stop_the_folder(tmp_path):
     paths = _copies(tmp_path / "ct", "CT_small.dcm", 5)
-    raw = open(paths[2], "rb").read()
+    raw = Path(paths[2]).read_bytes()
     instance_number = b"\x20\x00\x13\x00IS"
     assert raw.count(instance_number) == 1
     with open(paths[2], "wb") as fh:  # an unknown VR: pydicom raises only when the value is read

@@ -720,7 +720,7 @@ def table(outcomes: list[Outcome], problems: list[str] = (), seconds: float = 0.
     failed = sum(total[c] for c in FAILURES)
     lines.append("")
     lines.append(
-        f"{cases} files, {len(outcomes)} runs (decode + reader) in {seconds:.0f} s; "
+        f"{cases} files, {len(outcomes)} runs ({' + '.join(e for e in ALL_ENTRIES if any(o.entry == e for o in outcomes))}) in {seconds:.0f} s; "
         f"{failed} failed runs: "
         + ", ".join(f"{c} {total[c]}" for c in FAILURES)
         + f"; runs with codec chatter: {sum(chatter.values())}"
