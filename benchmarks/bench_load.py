@@ -524,6 +524,8 @@ class Bench:
                 folder = str(Path(files[0]).parent)
                 lt = measure(lambda f=folder: load([f], "cpu"))
                 row.update(cpu_load_s=lt["s"], load_speedup_vs_pydicom=base["s"] / lt["s"])
+                # SimpleITK (GDCM + OpenJPEG), what ITK-based napari readers use: folder to volume
+                row.update(extra("simpleitk", lambda f=folder, s=lt["s"]: simpleitk(f, s)).get("simpleitk", {}))
             rows.append(row)
             print(
                 f"  {label}: pydicom {base['s']:.3f} s, CPU mode {t['s']:.3f} s "
@@ -998,6 +1000,16 @@ def summary(results: dict) -> list[dict]:
             target,
             met,
         )
+        if c.get("simpleitk_s"):
+            native = "native" in c["input"]
+            add(
+                f"CPU mode load vs SimpleITK: {c['input']} ({c['files']} files, {cores} cores)",
+                f"{c['cpu_load_s']:.3f} s",
+                f"SimpleITK {c['simpleitk_s']:.3f} s",
+                f"{c['speedup_vs_simpleitk']:.2f}x",
+                ">= 3x (native series)" if native else "",
+                c["speedup_vs_simpleitk"] >= 3 if native else None,
+            )
     for s in _get(results, "single") or []:
         add(
             f"{s['input']} load ({s['backend']})",
