@@ -118,6 +118,13 @@ class Run:
         index = self._source_index(slot)
         return self.sources[index], slot - self.bases[index]
 
+    def _by_source(self, slots: list[int]) -> list[tuple[int, list[int]]]:
+        """``slots`` grouped per source: (source index, its slots), in first-seen order."""
+        groups: dict[int, list[int]] = defaultdict(list)
+        for slot in slots:
+            groups[self._source_index(slot)].append(slot)
+        return list(groups.items())
+
     def _tick(self, frames: int) -> None:
         self.done += frames
         if self.progress:
@@ -238,9 +245,6 @@ class Run:
     def _decode_pydicom(self, slots: list[int], out) -> list[FrameFailure]:
         """pydicom's decoders, one source per task; several sources decode on threads (the
         codecs release the GIL while they work), results are gathered in order."""
-        by_source: dict[int, list[int]] = defaultdict(list)
-        for slot in slots:
-            by_source[self._source_index(slot)].append(slot)
         on_gpu = hasattr(out, "__cuda_array_interface__")
 
         def decode_one(item: tuple[int, list[int]]) -> list[FrameFailure]:
@@ -256,7 +260,7 @@ class Run:
             return [FrameFailure(group[f.slot], f.reason) for f in bad]
 
         failures: list[FrameFailure] = []
-        items = list(by_source.items())
+        items = self._by_source(slots)
         # hook: worker processes on every core, where the codec holds the GIL (backends/processes.py)
         in_processes = not on_gpu and self.mode != Mode.PYDICOM and processes.worth_it(self.sources, items)
         pool = None
@@ -284,9 +288,6 @@ class Run:
     def _decode_native(self, slots: list[int], out) -> list[FrameFailure]:
         """Native pixels: files whose start alone was read go straight from disk into a host
         volume, on the reader's threads; the others are copied out of their bytes."""
-        by_source: dict[int, list[int]] = defaultdict(list)
-        for slot in slots:
-            by_source[self._source_index(slot)].append(slot)
         direct = self.reader.pool is not None and isinstance(out, np.ndarray)
 
         def copy_one(item: tuple[int, list[int]]) -> list[FrameFailure]:
@@ -305,7 +306,7 @@ class Run:
 
         failures: list[FrameFailure] = []
         with self.timer.stage("decode"):
-            items = list(by_source.items())
+            items = self._by_source(slots)
             for bad in (self.reader.pool.map(copy_one, items) if direct else map(copy_one, items)):
                 failures += bad
             for slot in slots:
