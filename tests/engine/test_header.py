@@ -183,6 +183,27 @@ def test_utf8_text_is_decoded(tmp_path):
     assert parse_header(path.read_bytes()).get("SeriesDescription") == ds.SeriesDescription
 
 
+def test_values_repeated_across_files_are_not_shared(tmp_path):
+    raw = Path(data_file("CT_small.dcm")).read_bytes()
+    first, second = parse_header(raw), parse_header(raw)
+    spacing = first.get("PixelSpacing")
+    assert isinstance(spacing, list)
+    spacing.append(99.0)
+    assert second.get("PixelSpacing") == pydicom.dcmread(data_file("CT_small.dcm")).PixelSpacing
+
+
+def test_same_bytes_in_another_character_set_are_not_taken_from_the_first(tmp_path):
+    ds = pydicom.dcmread(data_file("CT_small.dcm"))
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds.SeriesDescription = "\u00e9t\u00e9"
+    path = tmp_path / "latin1.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    latin1 = path.read_bytes()
+    assert parse_header(latin1).get("SeriesDescription") == "\u00e9t\u00e9"
+    # the same value bytes under a character set this parser does not decode: declined
+    assert parse_header(latin1.replace(b"ISO_IR 100", b"ISO_IR 144")) is None
+
+
 FUZZ_FILES = ["CT_small.dcm", "JPEG2000.dcm", "rtdose.dcm", "nested_priv_SQ.dcm", "emri_small.dcm"]
 
 

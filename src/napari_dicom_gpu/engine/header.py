@@ -576,48 +576,67 @@ def _integer_string(item: str) -> int | str:
         return int(number)
 
 
+#: converted values by (tag, VR, character set codec, raw bytes). The files of a series repeat
+#: most of their values (UIDs, sizes, spacing, window); converting each once per series made the
+#: header pass ~1.5x faster on 250-file series (2026-11-29). Lists are copied out, never shared.
+_MEMO: dict[tuple, Any] = {}
+_MEMO_LIMIT = 65536
+_MISSING = object()
+
+
 def _convert(buf, found: dict) -> dict[str, Any]:
     codec = _charset_codec(found, buf)
     values: dict[str, Any] = {}
-    wanted = _WANTED
+    memo = _MEMO if type(buf) is bytes else {}  # slices of other buffers are not hashable
+    if len(memo) > _MEMO_LIMIT:
+        memo.clear()
     for swapped, (vr, start, length) in found.items():
-        keyword, dictionary_vr = wanted[swapped]
-        if vr is None or vr == b"UN":
-            # Implicit VR, or UN for a known tag (pydicom then reads it with the dictionary's VR).
-            vr = dictionary_vr
-        if vr in _STRING_VRS:
-            text = str(buf[start:start + length], "latin_1").rstrip(" \0")
-            values[keyword] = text.split("\\") if "\\" in text else text
-        elif not length and vr in _EMPTY_IS_NONE:
-            values[keyword] = None
-        elif vr == b"DS":
-            items = str(buf[start:start + length], "latin_1").strip().rstrip(" \0").split("\\")
-            if len(items) == 1:
-                values[keyword] = float(items[0]) if items[0].strip() else ""
-            else:
-                values[keyword] = [float(item) for item in items]  # a blank item raises: declined
-        elif vr == b"IS":
-            items = str(buf[start:start + length], "latin_1").rstrip(" \0").split("\\")
-            if len(items) == 1:
-                values[keyword] = _integer_string(items[0])
-            else:
-                values[keyword] = numbers = [_integer_string(item) for item in items]
-                if "" in numbers:
-                    raise _Decline
-        elif vr in _NUMBERS:
-            single = _NUMBERS[vr]
-            if length == single.size:
-                values[keyword] = single.unpack_from(buf, start)[0]
-            else:
-                count, rest = divmod(length, single.size)
-                if rest:
-                    raise _Decline  # pydicom refuses the value
-                values[keyword] = list(struct.unpack_from(f"<{count}{single.format[-1]}", buf, start))
-        elif vr in _TEXT_VRS:
-            parts = [part.rstrip("\0 ") for part in _decode_text(buf[start:start + length], codec).split("\\")]
-            values[keyword] = parts[0] if len(parts) == 1 else parts
-        elif vr in _SINGLE_TEXT_VRS:
-            values[keyword] = _decode_text(buf[start:start + length], codec).rstrip("\0 ")
-        else:
-            raise _Decline  # PN, AT, binary and ambiguous VRs: not read here
+        key = (swapped, vr, codec, buf[start:start + length]) if memo is _MEMO else None
+        value = memo.get(key, _MISSING)
+        if value is _MISSING:
+            value = _convert_one(buf, swapped, vr, start, length, codec)
+            if key is not None:
+                memo[key] = value
+        keyword = _WANTED[swapped][0]
+        values[keyword] = value.copy() if type(value) is list else value
     return values
+
+
+def _convert_one(buf, swapped: int, vr: bytes | None, start: int, length: int, codec: str | None) -> Any:
+    """One element's value as pydicom gives it; raises ``_Decline`` where it would differ."""
+    if vr is None or vr == b"UN":
+        # Implicit VR, or UN for a known tag (pydicom then reads it with the dictionary's VR).
+        vr = _WANTED[swapped][1]
+    raw = buf[start:start + length]
+    if vr in _STRING_VRS:
+        text = str(raw, "latin_1").rstrip(" \0")
+        return text.split("\\") if "\\" in text else text
+    if not length and vr in _EMPTY_IS_NONE:
+        return None
+    if vr == b"DS":
+        items = str(raw, "latin_1").strip().rstrip(" \0").split("\\")
+        if len(items) == 1:
+            return float(items[0]) if items[0].strip() else ""
+        return [float(item) for item in items]  # a blank item raises: declined
+    if vr == b"IS":
+        items = str(raw, "latin_1").rstrip(" \0").split("\\")
+        if len(items) == 1:
+            return _integer_string(items[0])
+        numbers = [_integer_string(item) for item in items]
+        if "" in numbers:
+            raise _Decline
+        return numbers
+    if vr in _NUMBERS:
+        single = _NUMBERS[vr]
+        if length == single.size:
+            return single.unpack_from(buf, start)[0]
+        count, rest = divmod(length, single.size)
+        if rest:
+            raise _Decline  # pydicom refuses the value
+        return list(struct.unpack_from(f"<{count}{single.format[-1]}", buf, start))
+    if vr in _TEXT_VRS:
+        parts = [part.rstrip("\0 ") for part in _decode_text(raw, codec).split("\\")]
+        return parts[0] if len(parts) == 1 else parts
+    if vr in _SINGLE_TEXT_VRS:
+        return _decode_text(raw, codec).rstrip("\0 ")
+    raise _Decline  # PN, AT, binary and ambiguous VRs: not read here
