@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                 start = time.perf_counter()
                 helper = threading.Thread(target=cpu, args=(range(k, n),))
                 helper.start()
-                gpu(range(0, k))
+                gpu(range(k))
                 helper.join()
                 cupy.cuda.runtime.deviceSynchronize()
                 runs.append(time.perf_counter() - start)

@@ -262,7 +262,7 @@ class Run:
         failures: list[FrameFailure] = []
         items = self._by_source(slots)
         # hook: worker processes on every core, where the codec holds the GIL (backends/processes.py)
-        in_processes = self._in_processes(items, on_gpu)
+        in_processes = not on_gpu and self.mode != Mode.PYDICOM and processes.worth_it(self.sources, items)
         pool = None
         if not in_processes and len(items) >= 4 and CPU_WORKERS > 1:
             pool = ThreadPoolExecutor(CPU_WORKERS, "dicom-decode")
@@ -284,10 +284,6 @@ class Run:
             if pool:
                 pool.shutdown(wait=True, cancel_futures=True)
         return failures
-
-    def _in_processes(self, items: list[tuple[int, list[int]]], on_gpu: bool) -> bool:
-        """Whether pydicom's decode of ``items`` goes to the worker processes (processes.py)."""
-        return not on_gpu and self.mode != Mode.PYDICOM and processes.worth_it(self.sources, items)
 
     def _decode_native(self, slots: list[int], out) -> list[FrameFailure]:
         """Native pixels: files whose start alone was read go straight from disk into a host
@@ -345,12 +341,7 @@ class Run:
             index = min(unreadable)
             raise DicomDecodeError(self.sources[index].path, unreadable[index])
         batches = self._plan(chunks[0], unreadable)
-        if (
-            len(self.sources) == 1
-            and list(batches) == [(pydicom_cpu.NAME, "")]
-            and self.device == "host"
-            and not self._in_processes(self._by_source(batches[(pydicom_cpu.NAME, "")]), on_gpu=False)
-        ):
+        if len(self.sources) == 1 and list(batches) == [(pydicom_cpu.NAME, "")] and self.device == "host":
             # One file for pydicom alone: its array is the result, without a copy into a volume.
             with self.timer.stage("decode"):
                 whole = pydicom_cpu.decode_whole(self.sources[0])

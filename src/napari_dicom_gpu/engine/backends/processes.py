@@ -11,11 +11,6 @@ no array is pickled. The calling process decodes files too, from the far end of 
 hands work only to workers that are up: a cold pool never makes a decode slower than decoding
 here alone.
 
-Workers decode JPEG 2000 with GDCM where it is installed (``pydicom_cpu.GDCM_SYNTAXES``): it is
-faster than pylibjpeg and gives the same values, and its ``abort()`` on a damaged codestream ends
-a worker, not napari. For those files the pool pays from 2 cores and from one file on, once it
-is up; a cold pool is started in the background by the first such decode, which runs here.
-
 A file a worker cannot decode comes back as reasons; a worker that dies costs nothing but time:
 its files are decoded in this process and the reason goes to the decode record's messages.
 ``NAPARI_DICOM_GPU_CPU_PROCESSES`` sets how many processes decode (this one included; 0 or 1:
@@ -84,11 +79,6 @@ COLD_SECONDS = 1.0
 MIN_FILES = 4
 #: fewest usable cores for the pool: on 2 cores it measured 0.84-0.95x (benchmarks/results)
 MIN_CORES = 3
-#: where workers decode with a faster codec than this process may use (GDCM for JPEG 2000), one
-#: worker pays from 2 cores on and from one file on, once the pool is up: a warm worker costs
-#: about a millisecond per file to feed
-FASTER_MIN_CORES = 2
-FASTER_WARM_SECONDS = 0.005
 #: each worker holds ~80 MB (an interpreter with NumPy and pydicom): a cap for very large machines
 MAX_PROCESSES = 32
 MAX_FILES_PER_TASK = 8
@@ -138,9 +128,7 @@ def worker_main(slab_fd: int) -> None:
     reply = os.fdopen(os.dup(1), "wb")  # results; fd 1 now goes where stderr goes, so that
     os.dup2(2, 1)  # a codec printing to stdout cannot corrupt them
     from .. import quiet, source  # noqa: F401 - imported before "ready": a ready worker decodes at once
-    from . import pydicom_cpu
-
-    pydicom_cpu.allow_gdcm()  # its abort() ends this worker only: the caller decodes the files again
+    from . import pydicom_cpu  # noqa: F401
 
     requests, mapping, size = sys.stdin.buffer, None, 0
     _send(reply, ("ready", os.getpid()))
@@ -189,15 +177,8 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def faster_in_workers(syntax) -> bool:
-    """Whether workers decode ``syntax`` with a faster codec than this process may use (GDCM)."""
-    from . import pydicom_cpu
-
-    return syntax in pydicom_cpu.GDCM_SYNTAXES and pydicom_cpu.gdcm_installed()
-
-
-def process_count(syntax=None) -> int:
-    """Processes that decode ``syntax`` (any, when ``None``), this one included (1: no pool)."""
+def process_count() -> int:
+    """Processes that decode, this one included (1: no pool)."""
     value = os.environ.get(ENV, "").strip()
     if value:
         try:
@@ -205,8 +186,7 @@ def process_count(syntax=None) -> int:
         except ValueError:
             pass
     cores = _usable_cores()
-    least = FASTER_MIN_CORES if syntax is not None and faster_in_workers(syntax) else MIN_CORES
-    return min(cores, MAX_PROCESSES) if cores >= least else 1
+    return min(cores, MAX_PROCESSES) if cores >= MIN_CORES else 1
 
 
 def _slab_file() -> int:
@@ -230,16 +210,13 @@ class _Task:
 
 
 class _Worker:
-    def __init__(self, codec_threads: int = 1) -> None:
+    def __init__(self) -> None:
         import napari_dicom_gpu
 
         self.slab_fd = _slab_file()
         root = os.path.dirname(os.path.dirname(os.path.abspath(napari_dicom_gpu.__file__)))
         env = dict(os.environ, PYNVIMGCODEC_VERBOSITY=os.environ.get("PYNVIMGCODEC_VERBOSITY", "1"))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-        # OpenJPEG (in GDCM) decodes one frame on this many threads: the cores the workers leave
-        # (one worker on 2 cores: 2, 1.1-1.3x on a 1024x1024 frame while this process waits)
-        env.setdefault("OPJ_NUM_THREADS", str(codec_threads))
         boot = "import sys; from napari_dicom_gpu.engine.backends.processes import worker_main; worker_main(int(sys.argv[1]))"
         self.proc = subprocess.Popen(
             [sys.executable, "-c", boot, str(self.slab_fd)],
@@ -304,9 +281,8 @@ class Pool:
         return any(w.ready for w in self.workers)
 
     def replenish(self) -> None:
-        threads = max(1, _usable_cores() // max(1, self.wanted))
         while len(self.workers) < self.wanted:
-            self.workers.append(_Worker(threads))
+            self.workers.append(_Worker())
 
     def close(self) -> None:
         for worker in self.workers:
@@ -447,11 +423,11 @@ def _shutdown() -> None:
 atexit.register(_shutdown)
 
 
-def unavailable_reason(syntax=None) -> str | None:
-    """Why no pool can be used here (for ``syntax``, when given), or ``None``."""
+def unavailable_reason() -> str | None:
+    """Why no pool can be used here, or ``None``."""
     if _disabled_reason:
         return _disabled_reason
-    if process_count(syntax) < 2:
+    if process_count() < 2:
         return f"one process decodes ({ENV} or fewer than {MIN_CORES} usable cores)"
     if os.name != "posix":
         return "worker processes need POSIX file descriptor passing"
@@ -474,43 +450,43 @@ def estimated_seconds(sources, items) -> float | None:
     return samples * per_sample * 1e-9 + len(items) * FILE_OVERHEAD_S
 
 
+def pays_off(layout, files: int) -> bool:
+    """Whether a series of ``files`` files of ``layout`` would go to the pool (for routing)."""
+    per_sample = NS_PER_SAMPLE.get(layout.transfer_syntax)
+    if per_sample is None or files < MIN_FILES or unavailable_reason():
+        return False
+    samples = files * layout.number_of_frames * int(np.prod(layout.frame_shape))
+    estimate = samples * per_sample * 1e-9 + files * FILE_OVERHEAD_S
+    return estimate >= (WARM_SECONDS if is_warm() else COLD_SECONDS)
+
+
 def worth_it(sources, items) -> bool:
     """Whether decoding ``items`` in the pool should beat decoding them here: a codec that holds
-    the GIL, files on disk, enough files, and enough work for a warm (or a cold) pool.
-
-    Where the workers' codec is faster (GDCM), a warm pool takes even one file; a cold one is
-    started in the background and this decode runs here, unless it is a long series.
-    """
-    syntax = sources[items[0][0]].layout.transfer_syntax
-    faster = faster_in_workers(syntax)
-    if (len(items) < MIN_FILES and not faster) or unavailable_reason(syntax):
+    the GIL, files on disk, enough files, and enough work for a warm (or a cold) pool."""
+    if len(items) < MIN_FILES or unavailable_reason():
         return False
     if any(not sources[index].path or not os.path.isfile(sources[index].path) for index, _ in items):
         return False
     estimate = estimated_seconds(sources, items)
     if estimate is None:
         return False
-    if faster and not is_warm():
-        prestart(syntax)  # for the next decode
-    if is_warm():
-        return estimate >= (FASTER_WARM_SECONDS if faster else WARM_SECONDS)
-    return len(items) >= MIN_FILES and estimate >= COLD_SECONDS
+    return estimate >= (WARM_SECONDS if is_warm() else COLD_SECONDS)
 
 
-def prestart(syntax=None) -> bool:
+def prestart() -> bool:
     """Start the pool now, in the background (workers come up while the caller reads files)."""
     global _pool
-    if unavailable_reason(syntax):
+    if unavailable_reason():
         return False
     with _pool_lock:
         if _pool is None or _pool.pid != os.getpid():
-            _pool = Pool(process_count(syntax) - 1)
+            _pool = Pool(process_count() - 1)
         return True
 
 
-def wait_ready(timeout: float = 30.0, syntax=None) -> int:
+def wait_ready(timeout: float = 30.0) -> int:
     """Start the pool and wait until its workers are up (benchmarks and tests); how many are."""
-    if not prestart(syntax):
+    if not prestart():
         return 0
     pool, end = _pool, time.perf_counter() + timeout
     with pool.busy:
@@ -538,7 +514,7 @@ def decode(
     busy with another decode, or cannot start, everything is decoded here.
     """
     global _pool, _disabled_reason
-    if not prestart(sources[items[0][0]].layout.transfer_syntax):
+    if not prestart():
         for item in items:
             yield item, decode_here(item)
         return

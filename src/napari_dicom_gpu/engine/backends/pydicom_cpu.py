@@ -3,20 +3,18 @@
 pydicom tries GDCM first for JPEG, JPEG-LS and JPEG 2000 when python-gdcm is installed. GDCM calls
 ``abort()`` on some damaged codestreams, which no ``except`` can catch and which would close the
 user's napari window. Its lossless output equals pylibjpeg's on every test file (lossy JPEG
-differs by at most 5 levels, PSNR >= 55 dB), so this process never calls it: it tries pydicom's
-other plugins in the order below. Worker processes (``processes.py``) do call it first for JPEG
-2000, where it is faster and equal to pylibjpeg on every test file: there an ``abort()`` costs
-a retry in the calling process, never the user's window. Rust codecs (pylibjpeg-rle) panic with
-a ``BaseException``; those are caught like any codec error.
+differs by at most 5 levels, PSNR >= 55 dB), so this backend never calls it: it tries pydicom's
+other plugins in the order below. Not even in worker processes, where an ``abort()`` would cost
+only a retry: on 666 damaged JPEG 2000 codestreams GDCM returned a wrong image without an error
+in 9 cases where pylibjpeg raised (``benchmarks/gdcm_vs_pylibjpeg.py``, 2026-11-29), so its
+1.1-1.5x speed on one core would cost frames that are now reported as damaged. Rust codecs (pylibjpeg-rle) panic with a ``BaseException``;
+those are caught like any codec error.
 """
 
 from __future__ import annotations
 
-from functools import cache
-
 import numpy as np
 from pydicom.pixels import get_decoder
-from pydicom.uid import JPEG2000, JPEG2000Lossless
 
 from ..source import Source
 from .base import Availability, FrameFailure
@@ -24,28 +22,6 @@ from .base import Availability, FrameFailure
 NAME = "pydicom"
 #: pydicom decoding plugins this backend uses, in the order it tries them (never "gdcm").
 PLUGIN_ORDER = ("pylibjpeg", "pyjpegls", "pydicom", "pillow")
-#: syntaxes GDCM decodes faster than pylibjpeg, with the same values on every pydicom test file
-#: (18 JPEG 2000 files, lossless and lossy, signed and unsigned). One 512x512 16-bit lossless
-#: frame: 18.5 ms against 21.2 ms; 1024x1024: 75 ms against 113 ms (2-core machine, 2026-11-29).
-GDCM_SYNTAXES = frozenset({JPEG2000Lossless, JPEG2000})
-_gdcm_allowed = False
-
-
-def allow_gdcm() -> None:
-    """Let this process try GDCM first for ``GDCM_SYNTAXES``: for worker processes only."""
-    global _gdcm_allowed
-    _gdcm_allowed = True
-
-
-@cache
-def gdcm_installed() -> bool:
-    """Whether pydicom's GDCM plugin can decode JPEG 2000 here."""
-    try:
-        return "gdcm" in get_decoder(JPEG2000Lossless).available_plugins
-    except Exception:
-        return False
-
-
 #: what a codec may raise that is still only a failed decode (pyo3's PanicException is a BaseException)
 _NOT_CODEC_ERRORS = (KeyboardInterrupt, SystemExit, GeneratorExit)
 
@@ -60,10 +36,7 @@ def plugins(source: Source) -> list[str]:
     if not source.layout.transfer_syntax.is_encapsulated:
         return [""]
     available = set(decoder.available_plugins)
-    names = [name for name in PLUGIN_ORDER if name in available]
-    if _gdcm_allowed and source.layout.transfer_syntax in GDCM_SYNTAXES and "gdcm" in available:
-        names.insert(0, "gdcm")
-    return names
+    return [name for name in PLUGIN_ORDER if name in available]
 
 
 def _as_array(source: Source, index: int | None) -> tuple[np.ndarray | None, str]:
