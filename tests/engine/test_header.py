@@ -327,3 +327,18 @@ def test_native_pixels_longer_than_the_file_are_declined():
     cut = raw[: parse_header(raw).pixel_offset + 100]
     assert parse_header(cut) is None
     assert parse_header(cut, file_size=len(cut)) is None
+
+
+def test_long_values_are_not_kept_between_files(tmp_path):
+    from napari_dicom_gpu.engine import header as header_module
+
+    ds = pydicom.dcmread(data_file("CT_small.dcm"))
+    ds.SeriesDescription = "x" * 300  # longer than LO allows, as some scanners write it
+    path = tmp_path / "long.dcm"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.save_as(path, enforce_file_format=True)
+    header_module._MEMO.clear()
+    assert parse_header(path.read_bytes()).get("SeriesDescription") == "x" * 300
+    kept = [key[3] for key in header_module._MEMO]
+    assert kept and max(len(raw) for raw in kept) <= header_module._MEMO_VALUE_BYTES
