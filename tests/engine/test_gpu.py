@@ -121,3 +121,14 @@ def test_a_small_gpu_memory_budget_decodes_in_batches_straight_to_host(monkeypat
     result = decode(path, "gpu")
     assert result.record.host_path.startswith("direct")
     assert psnr(np.asarray(result.pixels), reference(path)) >= 40
+
+
+def test_gpu_a_frame_cut_short_is_listed_and_black(tmp_path):
+    from tests.engine.test_hostile import _cut_short
+
+    expected = np.asarray(decode(data_file("examples_ybr_color.dcm"), "gpu").pixels)
+    result = decode(_cut_short(tmp_path, "examples_ybr_color.dcm", frame=2), "gpu")
+    pixels = np.asarray(result.pixels)
+    assert [e.frame for e in result.record.errors] == [2]
+    assert not pixels[2].any()
+    np.testing.assert_array_equal(np.delete(pixels, 2, axis=0), np.delete(expected, 2, axis=0))

@@ -126,3 +126,40 @@ def test_a_frame_nothing_decodes_is_black_and_listed(tmp_path):
     assert [e.frame for e in result.record.errors] == [4]
     assert not np.asarray(result.pixels)[4].any()
 
+
+
+def _cut_short(tmp_path, name: str, frame: int, keep: float = 0.7) -> str:
+    """A copy whose frame ``frame`` lost its end (and end marker), the file length unchanged."""
+    ds = pydicom.dcmread(data_file(name))
+    n = int(ds.get("NumberOfFrames", 1) or 1)
+    frames = list(generate_frames(ds.PixelData, number_of_frames=n))
+    cut = frames[frame][: int(len(frames[frame]) * keep)]
+    frames[frame] = cut + b"\x00" * (len(frames[frame]) - len(cut))
+    ds.PixelData = encapsulate(frames)
+    out = tmp_path / f"cut_{name}"
+    ds.save_as(out)
+    return str(out)
+
+
+CUT_SHORT_FILES = ["examples_ybr_color.dcm", "emri_small_jpeg_2k_lossless.dcm", "emri_small_jpeg_ls_lossless.dcm"]
+
+
+@pytest.mark.parametrize("name", CUT_SHORT_FILES)
+def test_a_frame_cut_short_is_listed_and_black_never_shown(tmp_path, name):
+    # the engine's modes; backend="pydicom" stays pydicom's reference output, cut frames included
+    backend = "cpu"
+    expected = np.asarray(decode(data_file(name), backend).pixels)
+    result = decode(_cut_short(tmp_path, name, frame=2), backend)
+    pixels = np.asarray(result.pixels)
+    assert [e.frame for e in result.record.errors] == [2]
+    assert "end marker" in result.record.errors[0].reason
+    assert not pixels[2].any()
+    good = [k for k in range(len(expected)) if k != 2]
+    np.testing.assert_array_equal(pixels[good], expected[good])
+
+
+def test_more_frames_claimed_than_codestreams_are_not_invented(tmp_path):
+    # one lossless JPEG frame in two fragments; a header claiming two frames splits it in two
+    path = _mutated(tmp_path, "JPEG-LL.dcm", NumberOfFrames=2)
+    with pytest.raises(DicomDecodeError, match="end marker"):
+        decode(path, "cpu")

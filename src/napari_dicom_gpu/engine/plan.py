@@ -116,5 +116,7 @@ def _plan_source(
 
 
 def _frames_split(source: Source) -> bool:
+    """Whether the frames split out, with those missing from the data, are the frames claimed."""
     encoded = source.encoded or []
-    return len(encoded) + len(source.broken_frames) == source.layout.number_of_frames
+    missing = sum(1 for index in source.broken_frames if index >= len(encoded))
+    return len(encoded) + missing == source.layout.number_of_frames

@@ -341,7 +341,12 @@ class Run:
             index = min(unreadable)
             raise DicomDecodeError(self.sources[index].path, unreadable[index])
         batches = self._plan(chunks[0], unreadable)
-        if len(self.sources) == 1 and list(batches) == [(pydicom_cpu.NAME, "")] and self.device == "host":
+        if (
+            len(self.sources) == 1
+            and list(batches) == [(pydicom_cpu.NAME, "")]
+            and self.device == "host"
+            and not self.sources[0].broken_frames  # else frame by frame, never decoding those
+        ):
             # One file for pydicom alone: its array is the result, without a copy into a volume.
             with self.timer.stage("decode"):
                 whole = pydicom_cpu.decode_whole(self.sources[0])

@@ -22,6 +22,7 @@ from pydicom.uid import (
 )
 
 from . import validate
+from .codestream import lacks_end_marker
 from .errors import DicomDecodeError
 from .header import HEADER_KEYWORDS, Header, encapsulated_items, parse_header
 from .layout import PixelLayout
@@ -322,7 +323,7 @@ def split_frames(source: Source) -> list[bytes]:
     fragments = getattr(source.header, "fragments", None)
     if fragments is not None and len(fragments) == n and source.raw is not None:
         raw = source.raw  # one fragment per frame: the frames, without pydicom's walk
-        return [raw[offset : offset + length] for offset, length in fragments]
+        return _mark_cut_frames(source, [raw[offset : offset + length] for offset, length in fragments])
     frames: list[bytes] = []
     offsets = None
     if _has_extended_offsets(source):
@@ -337,6 +338,17 @@ def split_frames(source: Source) -> list[bytes]:
         source.broken_frames[0] = "the encapsulated pixel data holds no frames"
     for missing in range(len(frames), n):
         source.broken_frames.setdefault(missing, "the frame is missing from the file")
+    return _mark_cut_frames(source, frames)
+
+
+def _mark_cut_frames(source: Source, frames: list[bytes]) -> list[bytes]:
+    """Record the frames that end without their end marker (see ``codestream.lacks_end_marker``)."""
+    tsyntax = source.layout.transfer_syntax
+    for index, frame in enumerate(frames):
+        if lacks_end_marker(frame, tsyntax):
+            source.broken_frames.setdefault(
+                index, "the frame's codestream ends without its end marker: the frame is cut short (damaged or truncated data)"
+            )
     return frames
 
 
