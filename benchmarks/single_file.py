@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -22,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_load import COLOR3D, SEED, floor, testdata  # noqa: E402
 
 from napari_dicom_gpu import loading  # noqa: E402
+from napari_dicom_gpu.bench import median_seconds  # noqa: E402
 from napari_dicom_gpu.engine import decode  # noqa: E402
 from napari_dicom_gpu.engine.backends import nvimgcodec  # noqa: E402
 from napari_dicom_gpu.engine.conform import conform_in_place  # noqa: E402
@@ -30,14 +29,7 @@ from napari_dicom_gpu.engine.source import load_sources  # noqa: E402
 
 
 def median_ms(fn, repeat: int) -> float:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+    return median_seconds(fn, repeat, warmup=3) * 1000
 
 
 def pieces(path: str, repeat: int) -> dict:

@@ -193,12 +193,7 @@ def test_values_repeated_across_files_are_not_shared(tmp_path):
 
 
 def test_same_bytes_in_another_character_set_are_not_taken_from_the_first(tmp_path):
-    ds = pydicom.dcmread(data_file("CT_small.dcm"))
-    ds.SpecificCharacterSet = "ISO_IR 100"
-    ds.SeriesDescription = "\u00e9t\u00e9"
-    path = tmp_path / "latin1.dcm"
-    ds.save_as(path, enforce_file_format=True)
-    latin1 = path.read_bytes()
+    latin1 = _ct_small_with(tmp_path, SpecificCharacterSet="ISO_IR 100", SeriesDescription="\u00e9t\u00e9")
     assert parse_header(latin1).get("SeriesDescription") == "\u00e9t\u00e9"
     # the same value bytes under a character set this parser does not decode: declined
     assert parse_header(latin1.replace(b"ISO_IR 100", b"ISO_IR 144")) is None
@@ -329,16 +324,23 @@ def test_native_pixels_longer_than_the_file_are_declined():
     assert parse_header(cut, file_size=len(cut)) is None
 
 
-def test_long_values_are_not_kept_between_files(tmp_path):
-    from napari_dicom_gpu.engine import header as header_module
-
+def _ct_small_with(tmp_path, **elements) -> bytes:
+    """CT_small.dcm's bytes with ``elements`` set (warnings about their length silenced)."""
     ds = pydicom.dcmread(data_file("CT_small.dcm"))
-    ds.SeriesDescription = "x" * 300  # longer than LO allows, as some scanners write it
-    path = tmp_path / "long.dcm"
+    for keyword, value in elements.items():
+        setattr(ds, keyword, value)
+    path = tmp_path / "changed.dcm"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds.save_as(path, enforce_file_format=True)
+    return path.read_bytes()
+
+
+def test_long_values_are_not_kept_between_files(tmp_path):
+    from napari_dicom_gpu.engine import header as header_module
+
+    raw = _ct_small_with(tmp_path, SeriesDescription="x" * 300)  # longer than LO allows, as some scanners write
     header_module._MEMO.clear()
-    assert parse_header(path.read_bytes()).get("SeriesDescription") == "x" * 300
+    assert parse_header(raw).get("SeriesDescription") == "x" * 300
     kept = [key[3] for key in header_module._MEMO]
     assert kept and max(len(raw) for raw in kept) <= header_module._MEMO_VALUE_BYTES
