@@ -16,17 +16,16 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic_ct import phantom, write_series  # noqa: E402
 
+from napari_dicom_gpu.bench import median_seconds  # noqa: E402
 from napari_dicom_gpu.engine.backends import nvimgcodec  # noqa: E402
 from napari_dicom_gpu.engine.source import load_sources  # noqa: E402
 
@@ -39,16 +38,6 @@ SETTINGS = [
     ({}, ":num_cuda_streams=16"),
     ({"max_num_cpu_threads": 32}, ":num_cuda_streams=32"),
 ]
-
-
-def median_s(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def decoder_settings(streams, volume) -> None:
@@ -70,7 +59,7 @@ def decoder_settings(streams, volume) -> None:
         if reference is None:
             reference = volume.get()
         same = bool(np.array_equal(volume.get(), reference))
-        print(f"{str(kwargs):28s} {options:24s} {median_s(run, 5) * 1000:8.1f} ms  same={same}")
+        print(f"{str(kwargs):28s} {options:24s} {median_seconds(run, 5) * 1000:8.1f} ms  same={same}")
 
 
 def co_decode(streams, volume) -> None:
@@ -106,7 +95,7 @@ def co_decode(streams, volume) -> None:
     cpu(range(n))
     assert np.array_equal(volume.get(), reference), "CPU and GPU decodes differ"
     for share in (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.0):
-        print(f"GPU share {share:.1f}: {median_s(lambda s=share: split(s), 3) * 1000:8.1f} ms")
+        print(f"GPU share {share:.1f}: {median_seconds(lambda s=share: split(s), 3) * 1000:8.1f} ms")
 
 
 def main(argv: list[str] | None = None) -> int:
