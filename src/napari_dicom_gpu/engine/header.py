@@ -592,25 +592,26 @@ def _convert(buf, found: dict) -> dict[str, Any]:
     memo = _MEMO
     if len(memo) > _MEMO_LIMIT:
         memo.clear()
-    hashable = type(buf) is bytes  # slices of other buffers are not
     for swapped, (vr, start, length) in found.items():
-        key = (swapped, vr, codec, buf[start:start + length]) if hashable and length <= _MEMO_VALUE_BYTES else None
-        value = _MISSING if key is None else memo.get(key, _MISSING)
-        if value is _MISSING:
-            value = _convert_one(buf, swapped, vr, start, length, codec)
-            if key is not None:
-                memo[key] = value
-        keyword = _WANTED[swapped][0]
-        values[keyword] = value.copy() if type(value) is list else value
+        raw = buf[start:start + length]
+        if type(raw) is bytes and length <= _MEMO_VALUE_BYTES:  # slices of other buffers are not hashable
+            key = (swapped, vr, codec, raw)
+            value = memo.get(key, _MISSING)
+            if value is _MISSING:
+                value = memo[key] = _convert_one(raw, swapped, vr, codec)
+        else:
+            value = _convert_one(raw, swapped, vr, codec)
+        values[_WANTED[swapped][0]] = value.copy() if type(value) is list else value
     return values
 
 
-def _convert_one(buf, swapped: int, vr: bytes | None, start: int, length: int, codec: str | None) -> Any:
-    """One element's value as pydicom gives it; raises ``_Decline`` where it would differ."""
+def _convert_one(raw, swapped: int, vr: bytes | None, codec: str | None) -> Any:
+    """One element's value (its bytes ``raw``) as pydicom gives it; raises ``_Decline`` where it
+    would differ."""
     if vr is None or vr == b"UN":
         # Implicit VR, or UN for a known tag (pydicom then reads it with the dictionary's VR).
         vr = _WANTED[swapped][1]
-    raw = buf[start:start + length]
+    length = len(raw)
     if vr in _STRING_VRS:
         text = str(raw, "latin_1").rstrip(" \0")
         return text.split("\\") if "\\" in text else text
@@ -632,11 +633,11 @@ def _convert_one(buf, swapped: int, vr: bytes | None, start: int, length: int, c
     if vr in _NUMBERS:
         single = _NUMBERS[vr]
         if length == single.size:
-            return single.unpack_from(buf, start)[0]
+            return single.unpack_from(raw)[0]
         count, rest = divmod(length, single.size)
         if rest:
             raise _Decline  # pydicom refuses the value
-        return list(struct.unpack_from(f"<{count}{single.format[-1]}", buf, start))
+        return list(struct.unpack_from(f"<{count}{single.format[-1]}", raw))
     if vr in _TEXT_VRS:
         parts = [part.rstrip("\0 ") for part in _decode_text(raw, codec).split("\\")]
         return parts[0] if len(parts) == 1 else parts

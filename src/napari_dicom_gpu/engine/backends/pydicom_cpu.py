@@ -7,8 +7,8 @@ differs by at most 5 levels, PSNR >= 55 dB), so this backend never calls it: it 
 other plugins in the order below. Not even in worker processes, where an ``abort()`` would cost
 only a retry: on 666 damaged JPEG 2000 codestreams GDCM returned a wrong image without an error
 in 9 cases where pylibjpeg raised (``benchmarks/gdcm_vs_pylibjpeg.py``, 2026-11-29), so its
-1.1-1.5x speed on one core would cost frames that are now reported as damaged. Rust codecs (pylibjpeg-rle) panic with a ``BaseException``;
-those are caught like any codec error.
+1.1-1.5x speed on one core would cost frames that are now reported as damaged. Rust codecs
+(pylibjpeg-rle) panic with a ``BaseException``; those are caught like any codec error.
 """
 
 from __future__ import annotations
